@@ -1,0 +1,5 @@
+import sys
+
+from weightzoo.cli import main
+
+sys.exit(main())

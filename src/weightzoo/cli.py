@@ -1,0 +1,247 @@
+"""The ``weightzoo`` command. Parses, calls the library, prints; nothing more."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from typer.exceptions import TyperException
+
+from weightzoo.errors import WeightzooError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="weightzoo: build and use model zoos.")
+zoo_app = typer.Typer(no_args_is_help=True, help="Build, inspect, verify and export zoos.")
+app.add_typer(zoo_app, name="zoo")
+
+out_console = Console()
+err_console = Console(stderr=True)
+_STATE = {"quiet": False}
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or info logs.")]
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task) -> Text:  # noqa: ANN001
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} model-epochs/s" if speed else "", style="cyan")
+
+
+def _progress_bar(description: str) -> tuple[Progress | None, Callable[[int, int], None] | None]:
+    if _STATE["quiet"]:
+        return None, None
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
+    task = bar.add_task(description, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _setup(quiet: bool) -> None:
+    _STATE["quiet"] = quiet
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.callback(epilog="Add --debug anywhere to see Python tracebacks of errors.")
+def _root() -> None:
+    """weightzoo: build and use model zoos."""
+
+
+@zoo_app.command("create")
+def zoo_create(
+    config: Annotated[Path, typer.Argument(help="YAML zoo config.")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. epochs=5 space.lr=[0.001,0.01]")] = None,  # noqa: UP045
+    out: Annotated[Path, typer.Option("--out", "-o", help="Zoo folder (created; rerun the same command to resume).")] = Path("zoo"),
+    device: Annotated[Optional[str], typer.Option(help="torch device, e.g. cuda:0 (default: config's, cpu).")] = None,  # noqa: UP045
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a zoo from CONFIG into --out; resumes after a crash."""
+    from weightzoo.config import load_yaml_config
+    from weightzoo.train import build_zoo
+
+    _setup(quiet)
+    extra = [f"device={device}"] if device else []
+    cfg = load_yaml_config(config, [*(overrides or []), *extra])
+    bar, update = _progress_bar(f"zoo {cfg.name}")
+    if bar:
+        with bar:
+            zoo = build_zoo(cfg, out, progress=update)
+    else:
+        zoo = build_zoo(cfg, out)
+    _print_summary(zoo)
+    out_console.print(f"zoo written to [bold]{zoo.root}[/bold]")
+
+
+def _print_summary(zoo) -> None:  # noqa: ANN001
+    from weightzoo.report import render_summary
+
+    if not zoo.catalog.empty:
+        out_console.print(render_summary(zoo.catalog))
+
+
+@zoo_app.command("info")
+def zoo_info(path: Annotated[Path, typer.Argument(help="Zoo folder.")]) -> None:
+    """Summarize a zoo: dataset, architectures, models, epochs, accuracy by hyperparameter."""
+    from weightzoo.zoo import Zoo
+
+    zoo = Zoo.open(path)
+    m = zoo.manifest
+    cat = zoo.catalog
+    t = Table(show_header=False, box=None)
+    t.add_row("name", str(zoo.name))
+    t.add_row("format", f"v{m['format_version']} ({m.get('creator', '?')}, created {m.get('created', '?')})")
+    t.add_row("dataset", f"{m['dataset'].get('name')} {m['dataset'].get('sizes', '')}")
+    for shard, spec in m.get("architectures", {}).items():
+        t.add_row(f"arch {shard}", f"{spec['family']} {spec.get('widths', [])} {spec['activation']}, {spec.get('num_params', '?'):,} params")
+    n_models = len(m.get("models", {}))
+    t.add_row("models", f"{n_models} planned, {cat['model_id'].nunique()} with checkpoints, {int(cat.groupby('model_id')['diverged'].first().sum())} diverged")
+    t.add_row("epochs", f"{m.get('epochs')} (checkpoints: {len(m.get('checkpoint_epochs', []))}, present up to {int(cat['epoch'].max()) if len(cat) else '-'})")
+    out_console.print(t)
+    _print_summary(zoo)
+
+
+@zoo_app.command("ls")
+def zoo_ls(
+    path: Annotated[Path, typer.Argument(help="Zoo folder.")],
+    epoch: Annotated[str, typer.Option(help="Epoch number or 'last'.")] = "last",
+    sort: Annotated[str, typer.Option(help="Catalog column to sort by (descending).")] = "test_acc",
+    top: Annotated[int, typer.Option(help="Rows to show (0 = all).")] = 20,
+) -> None:
+    """List models with their hyperparameters and metrics at one epoch."""
+    from weightzoo.errors import ConfigError
+    from weightzoo.zoo import Zoo
+
+    cat = Zoo.open(path).catalog
+    if sort not in cat.columns:
+        raise ConfigError(f"--sort: unknown column {sort!r}; expected one of {', '.join(cat.columns)}")
+    if epoch == "last":
+        rows = cat.sort_values("epoch").groupby("model_id").tail(1)
+    else:
+        rows = cat[cat["epoch"] == int(epoch)]
+    rows = rows.sort_values(sort, ascending=False)
+    if top:
+        rows = rows.head(top)
+    cols = ["model_id", "epoch", "activation", "init", "optimizer", "lr", "weight_decay", "dropout", "seed", "train_acc", "test_acc", "gen_gap"]
+    t = Table(*cols)
+    for _, r in rows.iterrows():
+        t.add_row(*[f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols])
+    out_console.print(t)
+
+
+@zoo_app.command("verify")
+def zoo_verify(
+    path: Annotated[Path, typer.Argument(help="Zoo folder.")],
+    rebuild: Annotated[bool, typer.Option(help="Rewrite catalog.parquet from the shards if it disagrees.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Check every checkpoint's checksum and the catalog against the shards."""
+    from weightzoo.zoo import verify_zoo
+
+    _setup(quiet)
+    bar, update = _progress_bar("verify")
+    if bar:
+        with bar:
+            report = verify_zoo(path, rebuild=rebuild, progress=update)
+    else:
+        report = verify_zoo(path, rebuild=rebuild)
+    for p in report.problems:
+        err_console.print(f"[red]problem:[/red] {p}")
+    for shard, epochs in report.missing_epochs.items():
+        err_console.print(f"[yellow]incomplete:[/yellow] shard {shard} lacks epochs {epochs} (rerun `zoo create` to resume)")
+    if not report.ok:
+        raise typer.Exit(1)
+    out_console.print(f"ok: {report.files_checked} files, every checksum matches")
+
+
+@zoo_app.command("export")
+def zoo_export(
+    path: Annotated[Path, typer.Argument(help="Zoo folder.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model id, e.g. m00012.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    epoch: Annotated[str, typer.Option(help="Epoch number or 'last'.")] = "last",
+    format: Annotated[str, typer.Option("--format", help="Export format: hf.")] = "hf",
+) -> None:
+    """Export one model (Hugging Face layout: config.json + model.safetensors)."""
+    from weightzoo.errors import ConfigError
+    from weightzoo.zoo import Zoo
+
+    if format != "hf":
+        raise ConfigError(f"--format: expected 'hf', got {format!r}")
+    zoo = Zoo.open(path)
+    dest = zoo.export_hf(model, out, epoch=epoch if epoch == "last" else int(epoch))
+    out_console.print(f"exported {model} to {dest}")
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo_out"),
+    quick: Annotated[bool, typer.Option(help="A tiny zoo, for a smoke test.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run the main job: build the default MNIST-1D zoo, summarize it, write a report."""
+    from weightzoo.demo import run_demo
+
+    _setup(quiet)
+    bar, update = _progress_bar("demo zoo")
+    if bar:
+        with bar:
+            result = run_demo(out, quick=quick, progress=update)
+    else:
+        result = run_demo(out, quick=quick)
+    _print_summary(result.zoo)
+    out_console.print(f"zoo: {result.zoo.root}\nreport: {result.report} (and report.html)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors become one line on stderr and an exit code, no traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        rc = app(args=args, prog_name="weightzoo", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
+    except WeightzooError as e:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        return e.exit_code
+    except typer.Exit as e:
+        return e.exit_code
+    except TyperException as e:  # usage errors: typer prints them like click
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"error: {e.format_message()}")
+        return e.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted; rerun the same command to resume")
+        return 130
+    except OSError as e:
+        if debug:
+            raise
+        where = f" ({e.filename})" if e.filename else ""
+        err_console.print(f"[red]error:[/red] {e.strerror or e}{where}", highlight=False, soft_wrap=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

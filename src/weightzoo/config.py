@@ -1,0 +1,232 @@
+"""Validated, frozen configs for everything a user writes (YAML in, YAML out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from weightzoo.arch.init import BIAS_INITS, INITS
+from weightzoo.arch.spec import ACTIVATIONS
+from weightzoo.errors import ConfigError
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Dist(BaseModel):
+    """A range to draw from in random sampling: ``{log_uniform: [1e-4, 1e-2]}``."""
+
+    model_config = _FROZEN
+    kind: Literal["uniform", "log_uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short(cls, v: Any) -> Any:
+        if isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("uniform", "log_uniform"):
+            kind, bounds = next(iter(v.items()))
+            if not isinstance(bounds, list | tuple) or len(bounds) != 2:
+                raise ValueError(f"{kind}: expected [low, high]")
+            return {"kind": kind, "low": bounds[0], "high": bounds[1]}
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Dist:
+        if not self.low <= self.high:
+            raise ValueError(f"{self.kind}: expected low <= high, got [{self.low}, {self.high}]")
+        if self.kind == "log_uniform" and self.low <= 0:
+            raise ValueError("log_uniform: expected low > 0")
+        return self
+
+
+Num = float | list[float] | Dist
+Int = int | list[int]
+Str = str | list[str]
+
+
+def _values(v: Any) -> list[Any]:
+    if isinstance(v, Dist):
+        return [v.low, v.high]
+    return list(v) if isinstance(v, list) else [v]
+
+
+class SpaceConfig(BaseModel):
+    """The hyperparameter space of Model Zoos. Each entry is a value, a list
+    (grid axis, or choices when sampling at random) or a ``Dist`` (random only)."""
+
+    model_config = _FROZEN
+    seed: Int = 0
+    init: Str = "kaiming_uniform"
+    bias_init: Str = "zeros"
+    init_std: Num = 0.1
+    activation: Str = "tanh"
+    optimizer: Str = "adam"
+    lr: Num = 1e-3
+    weight_decay: Num = 0.0
+    momentum: Num = 0.9
+    dropout: Num = 0.0
+    batch_size: Int = 64
+
+    @model_validator(mode="after")
+    def _check(self) -> SpaceConfig:
+        allowed = {
+            "init": INITS,
+            "bias_init": BIAS_INITS,
+            "activation": ACTIVATIONS,
+            "optimizer": ("adam", "sgd"),
+        }
+        for name, options in allowed.items():
+            for v in _values(getattr(self, name)):
+                if v not in options:
+                    raise ValueError(f"{name}: expected one of {', '.join(options)}, got {v!r}")
+        for name in ("lr", "init_std"):
+            if any(v <= 0 for v in _values(getattr(self, name))):
+                raise ValueError(f"{name}: expected positive values")
+        for name in ("weight_decay", "momentum"):
+            if any(v < 0 for v in _values(getattr(self, name))):
+                raise ValueError(f"{name}: expected non-negative values")
+        if any(not 0 <= v < 1 for v in _values(self.dropout)):
+            raise ValueError("dropout: expected rates in [0, 1)")
+        if any(v < 1 for v in _values(self.batch_size)):
+            raise ValueError("batch_size: expected positive integers")
+        for name in type(self).model_fields:
+            v = getattr(self, name)
+            if isinstance(v, list) and not v:
+                raise ValueError(f"{name}: expected a non-empty list")
+        return self
+
+
+class DataConfig(BaseModel):
+    model_config = _FROZEN
+    name: str = "mnist1d"
+    path: str | None = None
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    split_seed: int = 0
+    num_samples: int | None = Field(None, ge=20)
+
+
+class ArchConfig(BaseModel):
+    model_config = _FROZEN
+    family: str = "mlp"
+    widths: list[int] | None = None
+
+
+class ZooConfig(BaseModel):
+    """What to train: dataset, architecture, hyperparameter space, schedule.
+
+    ``sampling``: ``grid`` (Cartesian product of list-valued entries; a scalar
+    seed gives every model its own seed ``seed + i``), ``random`` (``num_models``
+    draws), ``seeds`` (fixed hyperparameters, ``num_models`` seeds).
+    """
+
+    model_config = _FROZEN
+    name: str = "zoo"
+    data: DataConfig = DataConfig()
+    arch: ArchConfig = ArchConfig()
+    space: SpaceConfig = SpaceConfig()
+    sampling: Literal["grid", "random", "seeds"] = "grid"
+    num_models: int | None = Field(None, ge=1)
+    epochs: int = Field(10, ge=1)
+    checkpoint_epochs: Literal["all"] | list[int] = "all"
+    seed: int = 0
+    models_per_shard: int = Field(256, ge=1)
+    shared_data_order: bool = False
+    strategy: Literal["auto", "batched", "loop", "vmap"] = "auto"
+    eval_batch_size: int = Field(2000, ge=1)
+    engine: Literal["local"] = "local"
+    device: str = "cpu"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v or "/" in v:
+            raise ValueError("expected a non-empty name without '/'")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> ZooConfig:
+        if self.sampling in ("random", "seeds") and self.num_models is None and not (
+            self.sampling == "seeds" and isinstance(self.space.seed, list)
+        ):
+            raise ValueError(f"num_models: required with sampling '{self.sampling}'")
+        if isinstance(self.checkpoint_epochs, list) and any(
+            not 0 <= e <= self.epochs for e in self.checkpoint_epochs
+        ):
+            raise ValueError(f"checkpoint_epochs: expected epochs between 0 and {self.epochs}")
+        return self
+
+    def resolved_checkpoints(self) -> list[int]:
+        """Checkpointed epochs; 0 (the init, as in Model Zoos) and the last are always kept."""
+        if self.checkpoint_epochs == "all":
+            return list(range(self.epochs + 1))
+        return sorted({0, self.epochs, *self.checkpoint_epochs})
+
+
+def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        nxt = d.setdefault(k, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"override {dotted}: {k!r} is not a section")
+        d = nxt
+    d[keys[-1]] = value
+
+
+def _format_validation(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("function-", "list[", "float", "int", "str", "Dist", "literal")))
+    msg = first["msg"].removeprefix("Value error, ")
+    got = first.get("input")
+    more = len(err.errors()) - 1
+    got_s = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    tail = f" (and {more} more)" if more else ""
+    field_s = f"field '{loc}': " if loc else ""
+    return f"{source}: {field_s}{msg}{got_s}{tail}"
+
+
+def parse_config(model: type[BaseModel], raw: dict[str, Any], source: str = "config") -> Any:
+    """Validate a dict into a config model; errors become one-line ``ConfigError``s."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, source)) from None
+
+
+def load_yaml_config(
+    path: str | Path | None, overrides: list[str] | None = None, model: type[BaseModel] = ZooConfig
+) -> Any:
+    """Load a YAML config and apply ``key.sub=value`` overrides (values parsed as YAML).
+
+    Raises:
+        ConfigError: unreadable file, bad override or an invalid field (named).
+    """
+    raw: dict[str, Any] = {}
+    source = str(path) if path else "config"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{p}: config file not found")
+        try:
+            raw = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{p}: expected a mapping at the top level")
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. epochs=5")
+        key, value = item.split("=", 1)
+        try:
+            parsed = yaml.safe_load(value) if value else None
+        except yaml.YAMLError:
+            parsed = value
+        _set_path(raw, key.strip(), parsed)
+    return parse_config(model, raw, source)
+
+
+def dump_yaml(config: BaseModel) -> str:
+    """The resolved config as YAML, saved next to what it produced."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

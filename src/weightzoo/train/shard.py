@@ -1,0 +1,115 @@
+"""Train one shard to completion, resuming from its last complete epoch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from weightzoo.arch import ArchSpec
+from weightzoo.data import SplitData
+from weightzoo.train.population import ModelHP, Population
+from weightzoo.zoo.shardfiles import read_state, write_epoch, write_state
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int], None]
+
+
+def _hp(info: dict[str, Any]) -> ModelHP:
+    return ModelHP(**{k: info[k] for k in ModelHP.__dataclass_fields__})
+
+
+def run_shard(
+    root: Path,
+    shard: str,
+    plan: dict[str, Any],
+    models: dict[str, dict[str, Any]],
+    data: SplitData,
+    *,
+    epochs: int,
+    checkpoints: list[int],
+    strategy: str = "auto",
+    shared_data_order: bool = False,
+    eval_batch_size: int = 2000,
+    device: str = "cpu",
+    on_epoch: ProgressFn | None = None,
+) -> None:
+    """Train (or finish training) one shard and write its checkpoints.
+
+    Order of writes per epoch: the checkpoint file, then the resume state.
+    A crash between the two makes the rerun recompute that epoch and
+    overwrite the checkpoint with identical content, so nothing is lost or
+    duplicated.
+
+    Args:
+        root: zoo folder.
+        shard: shard name.
+        plan: the shard's entry of the manifest (spec, optimizer, batch size, model ids, seed).
+        models: model id -> hyperparameters (manifest ``models``).
+        data: the dataset.
+        epochs: total epochs.
+        checkpoints: epochs to write weights and metrics for.
+        strategy: population strategy.
+        shared_data_order: all models of the shard see the same batches.
+        eval_batch_size: batch size of the per-epoch evaluation.
+        device: torch device.
+        on_epoch: called with the number of models after each trained epoch.
+    """
+    ids = plan["model_ids"]
+    spec = ArchSpec.from_dict(plan["spec"])
+    pop = Population(
+        spec,
+        plan["optimizer"],
+        [_hp(models[m]) for m in ids],
+        batch_size=int(plan["batch_size"]),
+        strategy=strategy,
+        shared_data_order=shared_data_order,
+        shard_seed=int(plan["shard_seed"]),
+        device=device,
+    )
+    dev = torch.device(device)
+    xs = {s: getattr(data, f"x_{s}").to(dev) for s in ("train", "val", "test")}
+    ys = {s: getattr(data, f"y_{s}").to(dev) for s in ("train", "val", "test")}
+
+    def checkpoint(epoch: int) -> None:
+        metrics: list[dict[str, Any]] = [
+            {"alive": bool(a), "stopped_epoch": int(s)} for a, s in zip(pop.alive.tolist(), pop.stopped_epoch.tolist(), strict=True)
+        ]
+        for split in ("train", "val", "test"):
+            if xs[split].shape[0] == 0:
+                continue
+            loss, acc = pop.evaluate(xs[split], ys[split], eval_batch_size)
+            for m, (lv, av) in enumerate(zip(loss.tolist(), acc.tolist(), strict=True)):
+                metrics[m][f"{split}_loss"] = lv
+                metrics[m][f"{split}_acc"] = av
+        write_epoch(root, shard, epoch, pop.weights(), ids, metrics)
+
+    state = read_state(root, shard)
+    if state is None:
+        start = 0
+        if 0 in checkpoints:
+            checkpoint(0)
+        write_state(root, shard, 0, pop.state_tensors(), {"strategy": pop.strategy})
+    else:
+        start, tensors, extra = state
+        # Resume with the strategy that produced the earlier epochs: results are
+        # equal across strategies only to float rounding, and resuming must be exact.
+        if extra.get("strategy") != pop.strategy:
+            pop.strategy = extra["strategy"]
+        pop.load_state_tensors(tensors)
+        log.info("shard %s: resuming after epoch %d", shard, start)
+        if on_epoch is not None and start:
+            on_epoch(len(ids) * start)
+    for epoch in range(start + 1, epochs + 1):
+        if bool(pop.alive.any()):
+            pop.train_epoch(xs["train"], ys["train"], epoch)
+            pop.check_finite_params(epoch)
+        if epoch in checkpoints:
+            checkpoint(epoch)
+        write_state(root, shard, epoch, pop.state_tensors(), {"strategy": pop.strategy})
+        if on_epoch is not None:
+            on_epoch(len(ids))
