@@ -6,23 +6,32 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
-
 from typer.exceptions import TyperException
 
 from weightzoo.errors import WeightzooError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="weightzoo: build and use model zoos.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="weightzoo: build and use model zoos."
+)
 zoo_app = typer.Typer(no_args_is_help=True, help="Build, inspect, verify and export zoos.")
 app.add_typer(zoo_app, name="zoo")
 
-out_console = Console()
+# Piped output gets a wide console so tables keep model ids whole (grep-able).
+out_console = Console() if Console().is_terminal else Console(width=200)
 err_console = Console(stderr=True)
 _STATE = {"quiet": False}
 
@@ -57,7 +66,10 @@ def _progress_bar(description: str) -> tuple[Progress | None, Callable[[int, int
 
 def _setup(quiet: bool) -> None:
     _STATE["quiet"] = quiet
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @app.callback(epilog="Add --debug anywhere to see Python tracebacks of errors.")
@@ -68,9 +80,17 @@ def _root() -> None:
 @zoo_app.command("create")
 def zoo_create(
     config: Annotated[Path, typer.Argument(help="YAML zoo config.")],
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. epochs=5 space.lr=[0.001,0.01]")] = None,  # noqa: UP045
-    out: Annotated[Path, typer.Option("--out", "-o", help="Zoo folder (created; rerun the same command to resume).")] = Path("zoo"),
-    device: Annotated[Optional[str], typer.Option(help="torch device, e.g. cuda:0 (default: config's, cpu).")] = None,  # noqa: UP045
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(help="key=value overrides, e.g. epochs=5 space.lr=[0.001,0.01]"),
+    ] = None,  # noqa: UP045
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Zoo folder (created; rerun the same command to resume)."),
+    ] = Path("zoo"),
+    device: Annotated[
+        str | None, typer.Option(help="torch device, e.g. cuda:0 (default: config's, cpu).")
+    ] = None,  # noqa: UP045
     quiet: QuietOpt = False,
 ) -> None:
     """Train a zoo from CONFIG into --out; resumes after a crash."""
@@ -107,13 +127,25 @@ def zoo_info(path: Annotated[Path, typer.Argument(help="Zoo folder.")]) -> None:
     cat = zoo.catalog
     t = Table(show_header=False, box=None)
     t.add_row("name", str(zoo.name))
-    t.add_row("format", f"v{m['format_version']} ({m.get('creator', '?')}, created {m.get('created', '?')})")
+    t.add_row(
+        "format",
+        f"v{m['format_version']} ({m.get('creator', '?')}, created {m.get('created', '?')})",
+    )
     t.add_row("dataset", f"{m['dataset'].get('name')} {m['dataset'].get('sizes', '')}")
     for shard, spec in m.get("architectures", {}).items():
-        t.add_row(f"arch {shard}", f"{spec['family']} {spec.get('widths', [])} {spec['activation']}, {spec.get('num_params', '?'):,} params")
+        t.add_row(
+            f"arch {shard}",
+            f"{spec['family']} {spec.get('widths', [])} {spec['activation']}, {spec.get('num_params', '?'):,} params",
+        )
     n_models = len(m.get("models", {}))
-    t.add_row("models", f"{n_models} planned, {cat['model_id'].nunique()} with checkpoints, {int(cat.groupby('model_id')['diverged'].first().sum())} diverged")
-    t.add_row("epochs", f"{m.get('epochs')} (checkpoints: {len(m.get('checkpoint_epochs', []))}, present up to {int(cat['epoch'].max()) if len(cat) else '-'})")
+    t.add_row(
+        "models",
+        f"{n_models} planned, {cat['model_id'].nunique()} with checkpoints, {int(cat.groupby('model_id')['diverged'].first().sum())} diverged",
+    )
+    t.add_row(
+        "epochs",
+        f"{m.get('epochs')} (checkpoints: {len(m.get('checkpoint_epochs', []))}, present up to {int(cat['epoch'].max()) if len(cat) else '-'})",
+    )
     out_console.print(t)
     _print_summary(zoo)
 
@@ -131,7 +163,9 @@ def zoo_ls(
 
     cat = Zoo.open(path).catalog
     if sort not in cat.columns:
-        raise ConfigError(f"--sort: unknown column {sort!r}; expected one of {', '.join(cat.columns)}")
+        raise ConfigError(
+            f"--sort: unknown column {sort!r}; expected one of {', '.join(cat.columns)}"
+        )
     if epoch == "last":
         rows = cat.sort_values("epoch").groupby("model_id").tail(1)
     else:
@@ -139,7 +173,20 @@ def zoo_ls(
     rows = rows.sort_values(sort, ascending=False)
     if top:
         rows = rows.head(top)
-    cols = ["model_id", "epoch", "activation", "init", "optimizer", "lr", "weight_decay", "dropout", "seed", "train_acc", "test_acc", "gen_gap"]
+    cols = [
+        "model_id",
+        "epoch",
+        "activation",
+        "init",
+        "optimizer",
+        "lr",
+        "weight_decay",
+        "dropout",
+        "seed",
+        "train_acc",
+        "test_acc",
+        "gen_gap",
+    ]
     t = Table(*cols)
     for _, r in rows.iterrows():
         t.add_row(*[f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols])
@@ -149,7 +196,9 @@ def zoo_ls(
 @zoo_app.command("verify")
 def zoo_verify(
     path: Annotated[Path, typer.Argument(help="Zoo folder.")],
-    rebuild: Annotated[bool, typer.Option(help="Rewrite catalog.parquet from the shards if it disagrees.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option(help="Rewrite catalog.parquet from the shards if it disagrees.")
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Check every checkpoint's checksum and the catalog against the shards."""
@@ -165,7 +214,9 @@ def zoo_verify(
     for p in report.problems:
         err_console.print(f"[red]problem:[/red] {p}")
     for shard, epochs in report.missing_epochs.items():
-        err_console.print(f"[yellow]incomplete:[/yellow] shard {shard} lacks epochs {epochs} (rerun `zoo create` to resume)")
+        err_console.print(
+            f"[yellow]incomplete:[/yellow] shard {shard} lacks epochs {epochs} (rerun `zoo create` to resume)"
+        )
     if not report.ok:
         raise typer.Exit(1)
     out_console.print(f"ok: {report.files_checked} files, every checksum matches")
@@ -239,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         where = f" ({e.filename})" if e.filename else ""
-        err_console.print(f"[red]error:[/red] {e.strerror or e}{where}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[red]error:[/red] {e.strerror or e}{where}", highlight=False, soft_wrap=True
+        )
         return 1
 
 

@@ -148,8 +148,10 @@ class ZooConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> ZooConfig:
-        if self.sampling in ("random", "seeds") and self.num_models is None and not (
-            self.sampling == "seeds" and isinstance(self.space.seed, list)
+        if (
+            self.sampling in ("random", "seeds")
+            and self.num_models is None
+            and not (self.sampling == "seeds" and isinstance(self.space.seed, list))
         ):
             raise ValueError(f"num_models: required with sampling '{self.sampling}'")
         if isinstance(self.checkpoint_epochs, list) and any(
@@ -176,8 +178,15 @@ def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _format_validation(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("function-", "list[", "float", "int", "str", "Dist", "literal")))
+    errors = err.errors()
+    # A union field (value | list | range) fails once per branch; a validator's
+    # own message ("expected low <= high") says more than "not a valid number".
+    first = next((e for e in errors if e["type"] == "value_error"), errors[0])
+    loc = ".".join(
+        str(p)
+        for p in first["loc"]
+        if not str(p).startswith(("function-", "list[", "float", "int", "str", "Dist", "literal"))
+    )
     msg = first["msg"].removeprefix("Value error, ")
     got = first.get("input")
     more = len(err.errors()) - 1

@@ -25,12 +25,12 @@ DEMO_CONFIG: dict[str, Any] = {
         "init": ["kaiming_uniform", "xavier_uniform", "normal"],
         "activation": ["tanh", "relu", "gelu", "sigmoid"],
         "optimizer": "adam",
-        "lr": [0.0003, 0.001, 0.003],
+        "lr": [0.001, 0.003, 0.01],
         "weight_decay": [0.0, 0.0001],
         "batch_size": 64,
     },
     "sampling": "grid",
-    "epochs": 20,
+    "epochs": 30,
 }
 
 
@@ -38,7 +38,13 @@ def demo_config(quick: bool = False) -> ZooConfig:
     """The default zoo; ``quick`` shrinks it to a few models and epochs (for tests)."""
     raw = {**DEMO_CONFIG}
     if quick:
-        raw["space"] = {**raw["space"], "seed": [0], "init": ["kaiming_uniform"], "lr": [0.003], "weight_decay": [0.0]}
+        raw["space"] = {
+            **raw["space"],
+            "seed": [0],
+            "init": ["kaiming_uniform"],
+            "lr": [0.01],
+            "weight_decay": [0.0],
+        }
         raw["epochs"] = 2
         raw["data"] = {"name": "mnist1d", "num_samples": 1000}
     return parse_config(ZooConfig, raw, "demo config")
@@ -67,5 +73,7 @@ def run_demo(
 
     out = Path(out)
     zoo = build_zoo(demo_config(quick), out / "zoo", progress=progress)
-    report = write_report(zoo.catalog, zoo.manifest, out / "report", title=f"weightzoo demo: {zoo.name}")
+    report = write_report(
+        zoo.catalog, zoo.manifest, out / "report", title=f"weightzoo demo: {zoo.name}"
+    )
     return DemoResult(zoo=zoo, report=report)

@@ -19,7 +19,7 @@ def set_seed(seed: int) -> int:
         The seed, so a caller can record it.
     """
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (set_seed seeds the legacy global RNG on purpose)
     torch.manual_seed(seed)
     return seed
 
@@ -42,6 +42,6 @@ def derive_seed(seed: int, *keys: object) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def generator(seed: int, *keys: object) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded with ``derive_seed(seed, *keys)``."""
-    return torch.Generator().manual_seed(derive_seed(seed, *keys))
+def generator(seed: int, *keys: object, device: str | torch.device = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with ``derive_seed(seed, *keys)``."""
+    return torch.Generator(device=device).manual_seed(derive_seed(seed, *keys))

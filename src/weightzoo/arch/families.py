@@ -34,11 +34,17 @@ def mlp(spec: ArchSpec) -> list[Layer]:
 def cnn1d(spec: ArchSpec) -> list[Layer]:
     """1-D CNN for MNIST-1D: [conv5 (same padding) -> act -> maxpool2] per width -> linear."""
     if len(spec.input_shape) != 2:
-        raise ConfigError(f"arch: cnn1d expects input_shape (channels, length), got {spec.input_shape}")
+        raise ConfigError(
+            f"arch: cnn1d expects input_shape (channels, length), got {spec.input_shape}"
+        )
     channels, length = spec.input_shape
     layers: list[Layer] = []
     for i, width in enumerate(spec.widths):
-        layers += [Conv(f"conv{i + 1}", channels, width, 5, dims=1, padding=2), Act(), MaxPool(2, 1)]
+        layers += [
+            Conv(f"conv{i + 1}", channels, width, 5, dims=1, padding=2),
+            Act(),
+            MaxPool(2, 1),
+        ]
         layers.append(Dropout())
         channels, length = width, length // 2
         if length < 1:

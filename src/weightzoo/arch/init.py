@@ -9,7 +9,14 @@ from torch import nn
 
 from weightzoo.errors import ConfigError
 
-INITS = ("uniform", "normal", "kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal")
+INITS = (
+    "uniform",
+    "normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "xavier_uniform",
+    "xavier_normal",
+)
 BIAS_INITS = ("zeros", "uniform", "normal", "default")
 
 
@@ -46,7 +53,9 @@ def init_model(
     if init not in INITS:
         raise ConfigError(f"space.init: expected one of {', '.join(INITS)}, got {init!r}")
     if bias_init not in BIAS_INITS:
-        raise ConfigError(f"space.bias_init: expected one of {', '.join(BIAS_INITS)}, got {bias_init!r}")
+        raise ConfigError(
+            f"space.bias_init: expected one of {', '.join(BIAS_INITS)}, got {bias_init!r}"
+        )
     g = generator
     a = math.sqrt(3.0) * init_std
     norm_types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)

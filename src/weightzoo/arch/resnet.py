@@ -56,6 +56,8 @@ class SmallResNet(nn.Module):
         return self.fc(x)
 
 
-@register_arch("resnet", default_widths=(8, 16, 32), url="https://arxiv.org/abs/1512.03385", layers=False)
+@register_arch(
+    "resnet", default_widths=(8, 16, 32), url="https://arxiv.org/abs/1512.03385", layers=False
+)
 def resnet(spec: ArchSpec) -> nn.Module:
     return SmallResNet(spec)

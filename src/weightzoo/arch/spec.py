@@ -64,7 +64,9 @@ class ArchSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ConfigError(f"arch spec: unknown field(s) {sorted(unknown)}; expected {sorted(known)}")
+            raise ConfigError(
+                f"arch spec: unknown field(s) {sorted(unknown)}; expected {sorted(known)}"
+            )
         return cls(**d)
 
     def to_json(self) -> str:

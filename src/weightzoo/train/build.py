@@ -20,7 +20,7 @@ from weightzoo.train.shard import run_shard
 from weightzoo.train.space import plan_shards, sample_models
 from weightzoo.zoo._io import atomic_write_bytes, atomic_write_json
 from weightzoo.zoo.catalog import load_manifest, rebuild_catalog, write_catalog
-from weightzoo.zoo.format import CONFIG_COPY, FORMAT_VERSION, MANIFEST, SHARDS
+from weightzoo.zoo.format import CONFIG_COPY, FORMAT_VERSION, MANIFEST
 from weightzoo.zoo.zoo import Zoo
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,11 @@ def config_fingerprint(config: ZooConfig) -> str:
 def load_config_data(config: ZooConfig) -> SplitData:
     d = config.data
     return load_dataset(
-        d.name, path=d.path, val_fraction=d.val_fraction, split_seed=d.split_seed, num_samples=d.num_samples
+        d.name,
+        path=d.path,
+        val_fraction=d.val_fraction,
+        split_seed=d.split_seed,
+        num_samples=d.num_samples,
     )
 
 
@@ -86,7 +90,9 @@ def plan_zoo(config: ZooConfig, data: SplitData) -> dict[str, Any]:
         "config_fingerprint": config_fingerprint(config),
         "config": config.model_dump(mode="json"),
         "dataset": {"name": data.name, **data.info},
-        "architectures": {s: {**p["spec"], "num_params": p["num_params"]} for s, p in shards.items()},
+        "architectures": {
+            s: {**p["spec"], "num_params": p["num_params"]} for s, p in shards.items()
+        },
         "hyperparameter_space": config.space.model_dump(mode="json"),
         "epochs": config.epochs,
         "checkpoint_epochs": config.resolved_checkpoints(),
@@ -104,7 +110,9 @@ def _prepare_folder(root: Path, manifest: dict[str, Any], config: ZooConfig) -> 
             )
         return
     if root.exists() and any(root.iterdir()):
-        raise ZooExistsError(f"{root} exists and is not an empty folder or a zoo; choose another --out")
+        raise ZooExistsError(
+            f"{root} exists and is not an empty folder or a zoo; choose another --out"
+        )
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     atomic_write_bytes(root / CONFIG_COPY, dump_yaml(config).encode())
     # The manifest goes last: its presence marks the folder as this zoo.

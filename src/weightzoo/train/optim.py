@@ -46,14 +46,18 @@ class PopulationOptimizer:
         eps: float = 1e-8,
     ) -> None:
         if kind not in OPTIMIZERS:
-            raise ConfigError(f"space.optimizer: expected one of {', '.join(OPTIMIZERS)}, got {kind!r}")
+            raise ConfigError(
+                f"space.optimizer: expected one of {', '.join(OPTIMIZERS)}, got {kind!r}"
+            )
         self.kind = kind
         self.lr, self.wd, self.momentum = lr[:, None], weight_decay[:, None], momentum[:, None]
         self.any_wd = bool((weight_decay != 0).any())
         self.betas, self.eps = betas, eps
         self.step_count = 0
         z = lambda: torch.zeros_like(flat, requires_grad=False)  # noqa: E731
-        self.state = {"exp_avg": z(), "exp_avg_sq": z()} if kind == "adam" else {"momentum_buffer": z()}
+        self.state = (
+            {"exp_avg": z(), "exp_avg_sq": z()} if kind == "adam" else {"momentum_buffer": z()}
+        )
 
     @torch.no_grad()
     def step(self, flat: torch.Tensor, grad: torch.Tensor, active: torch.Tensor) -> None:

@@ -46,7 +46,11 @@ def init_single(spec: ArchSpec, hp: ModelHP) -> torch.nn.Module:
     """The initialized module of one model: depends on its spec and seed only."""
     model = build_model(spec.replace(dropout=hp.dropout))
     return init_model(
-        model, hp.init, bias_init=hp.bias_init, init_std=hp.init_std, generator=generator(hp.seed, "init")
+        model,
+        hp.init,
+        bias_init=hp.bias_init,
+        init_std=hp.init_std,
+        generator=generator(hp.seed, "init"),
     )
 
 
@@ -60,12 +64,16 @@ def choose_strategy(spec: ArchSpec, requested: str = "auto") -> str:
     benchmark; it cannot carry BatchNorm running statistics.
     """
     if requested not in STRATEGIES:
-        raise ConfigError(f"train.strategy: expected one of {', '.join(STRATEGIES)}, got {requested!r}")
+        raise ConfigError(
+            f"train.strategy: expected one of {', '.join(STRATEGIES)}, got {requested!r}"
+        )
     has_ir = arch_layers(spec) is not None
     if requested == "auto":
         return "batched" if has_ir else "loop"
     if requested == "batched" and not has_ir:
-        raise ConfigError(f"train.strategy: 'batched' needs a layer-IR family; {spec.family!r} is not one")
+        raise ConfigError(
+            f"train.strategy: 'batched' needs a layer-IR family; {spec.family!r} is not one"
+        )
     return requested
 
 
@@ -136,12 +144,15 @@ class Population:
             momentum=self._vec("momentum"),
         )
         self.dropout = self._vec("dropout")
+        if self.strategy == "vmap" and len({hp.dropout for hp in self.hps}) > 1:
+            raise ConfigError("train.strategy: 'vmap' needs one dropout rate per shard; use 'batched' or 'loop'")
         self.shared_data_order = shared_data_order
         if shared_data_order:
             self.data_gens = [generator(shard_seed, "data")]
         else:
             self.data_gens = [generator(hp.seed, "data") for hp in self.hps]
-        self.dropout_gen = generator(shard_seed, "dropout")
+        # Dropout masks are drawn where the activations live (CPU or GPU).
+        self.dropout_gen = generator(shard_seed, "dropout", device=self.device)
         self.alive = torch.ones(self.M, dtype=torch.bool, device=self.device)
         self.stopped_epoch = torch.full((self.M,), -1, dtype=torch.int64)
 
@@ -151,7 +162,9 @@ class Population:
         return self._leaves
 
     def _vec(self, field: str) -> torch.Tensor:
-        return torch.tensor([getattr(hp, field) for hp in self.hps], dtype=torch.float32, device=self.device)
+        return torch.tensor(
+            [getattr(hp, field) for hp in self.hps], dtype=torch.float32, device=self.device
+        )
 
     # -- forward ---------------------------------------------------------
     def forward(self, x: torch.Tensor, *, train: bool, shared_input: bool = False) -> torch.Tensor:
@@ -171,6 +184,17 @@ class Population:
             )
         if shared_input:
             x = x.unsqueeze(0).expand(self.M, *x.shape)
+        if not train:
+            return self._module_forward(params, x, train)
+        # Modules draw dropout masks from the global RNG: seed it from the
+        # shard's generator (saved with the resume state) and restore it after,
+        # so a resumed run draws the same masks and user code sees no change.
+        seed = int(torch.randint(2**62, (1,), generator=self.dropout_gen, device=self.device).item())
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            return self._module_forward(params, x, train)
+
+    def _module_forward(self, params: dict[str, torch.Tensor], x: torch.Tensor, train: bool) -> torch.Tensor:
         if self.strategy == "vmap":
             return self._vmap_forward(params, x, train)
         outs = []
@@ -182,9 +206,13 @@ class Population:
             outs.append(functional_call(module, tensors, (x[m],)))
         return torch.stack(outs)
 
-    def _vmap_forward(self, params: dict[str, torch.Tensor], x: torch.Tensor, train: bool) -> torch.Tensor:
+    def _vmap_forward(
+        self, params: dict[str, torch.Tensor], x: torch.Tensor, train: bool
+    ) -> torch.Tensor:
         if self.buffers:
-            raise ConfigError("train.strategy: 'vmap' cannot train modules with buffers (BatchNorm)")
+            raise ConfigError(
+                "train.strategy: 'vmap' cannot train modules with buffers (BatchNorm)"
+            )
         module = self.templates[0]
         module.train(train)
         # vmap needs one rate for all models; mixed dropout rates use 'batched' or 'loop'.
@@ -219,9 +247,11 @@ class Population:
                 xb, yb = x[idx], y[idx]
                 logits = self.forward(xb, train=True)
             b = logits.shape[1]
-            losses = F.cross_entropy(
-                logits.reshape(self.M * b, -1), yb.reshape(-1), reduction="none"
-            ).view(self.M, b).mean(1)
+            losses = (
+                F.cross_entropy(logits.reshape(self.M * b, -1), yb.reshape(-1), reduction="none")
+                .view(self.M, b)
+                .mean(1)
+            )
             self._mark_diverged(~torch.isfinite(losses.detach()), epoch)
             if not bool(self.alive.any()):
                 return
@@ -242,7 +272,9 @@ class Population:
         self._mark_diverged(~torch.isfinite(self.flat).all(1), epoch)
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    def evaluate(
+        self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean loss and accuracy of every model on ``(x, y)``, in eval mode.
 
         Returns:
@@ -273,7 +305,9 @@ class Population:
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Everything needed to continue training bit-for-bit."""
         state = {f"param.{k}": v for k, v in self.weights().items()}
-        state.update({f"optim.{k}": v.detach().cpu() for k, v in self.optimizer.state_tensors().items()})
+        state.update(
+            {f"optim.{k}": v.detach().cpu() for k, v in self.optimizer.state_tensors().items()}
+        )
         state["rng.data"] = torch.stack([g.get_state() for g in self.data_gens])
         state["rng.dropout"] = self.dropout_gen.get_state()
         state["alive"] = self.alive.cpu().to(torch.uint8)
@@ -288,7 +322,11 @@ class Population:
         for k, b in self.buffers.items():
             b.copy_(state[f"param.{k}"])
         self.optimizer.load_state_tensors(
-            {k[len("optim.") :]: v.to(self.device) for k, v in state.items() if k.startswith("optim.")}
+            {
+                k[len("optim.") :]: v.to(self.device)
+                for k, v in state.items()
+                if k.startswith("optim.")
+            }
         )
         # clone(): a row of the stacked states is a view with a storage offset,
         # which Generator.set_state misreads (torch 2.13 crashes on it).

@@ -77,7 +77,8 @@ def run_shard(
 
     def checkpoint(epoch: int) -> None:
         metrics: list[dict[str, Any]] = [
-            {"alive": bool(a), "stopped_epoch": int(s)} for a, s in zip(pop.alive.tolist(), pop.stopped_epoch.tolist(), strict=True)
+            {"alive": bool(a), "stopped_epoch": int(s)}
+            for a, s in zip(pop.alive.tolist(), pop.stopped_epoch.tolist(), strict=True)
         ]
         for split in ("train", "val", "test"):
             if xs[split].shape[0] == 0:

@@ -65,11 +65,15 @@ def sample_models(config: ZooConfig) -> list[dict[str, Any]]:
     elif config.sampling == "seeds":
         multi = [f for f in FIELDS if f != "seed" and isinstance(values[f], list | Dist)]
         if multi:
-            raise ConfigError(f"space: a seed zoo fixes every hyperparameter; {multi} vary (use sampling: grid)")
+            raise ConfigError(
+                f"space: a seed zoo fixes every hyperparameter; {multi} vary (use sampling: grid)"
+            )
         if isinstance(values["seed"], list):
             seeds = list(values["seed"])
             if config.num_models is not None and config.num_models != len(seeds):
-                raise ConfigError(f"num_models: {config.num_models} but {len(seeds)} seeds are listed")
+                raise ConfigError(
+                    f"num_models: {config.num_models} but {len(seeds)} seeds are listed"
+                )
         else:
             assert config.num_models is not None
             seeds = [int(values["seed"]) + i for i in range(config.num_models)]

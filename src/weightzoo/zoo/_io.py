@@ -39,7 +39,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     """JSON with sorted keys and a trailing newline, written atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    atomic_write_bytes(
+        path, (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+    )
 
 
 def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:

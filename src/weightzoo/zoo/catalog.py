@@ -16,7 +16,14 @@ import pandas as pd
 
 from weightzoo.errors import ZooFormatError
 from weightzoo.zoo._io import atomic_write_bytes, parquet_bytes
-from weightzoo.zoo.format import CATALOG, SHARDS, check_name, parse_epoch_filename, safe_join, shard_dir
+from weightzoo.zoo.format import (
+    CATALOG,
+    SHARDS,
+    check_name,
+    parse_epoch_filename,
+    safe_join,
+    shard_dir,
+)
 from weightzoo.zoo.shardfiles import METRICS, read_header
 
 HYPERPARAMETERS = (
@@ -67,9 +74,13 @@ def rebuild_catalog(root: Path, manifest: dict[str, Any]) -> pd.DataFrame:
         for epoch, path in list_epoch_files(root, shard).items():
             header = read_header(path)
             if header["epoch"] != epoch or header["shard"] != shard:
-                raise ZooFormatError(f"{path}: header says shard {header['shard']!r} epoch {header['epoch']}")
+                raise ZooFormatError(
+                    f"{path}: header says shard {header['shard']!r} epoch {header['epoch']}"
+                )
             rel = path.relative_to(Path(root).resolve()).as_posix()
-            for index, (mid, met) in enumerate(zip(header["model_ids"], header["metrics"], strict=True)):
+            for index, (mid, met) in enumerate(
+                zip(header["model_ids"], header["metrics"], strict=True)
+            ):
                 if mid not in models:
                     raise ZooFormatError(f"{path}: model {mid!r} is not in {root}/zoo.json")
                 if not met.get("alive", True):
@@ -80,7 +91,16 @@ def rebuild_catalog(root: Path, manifest: dict[str, Any]) -> pd.DataFrame:
                 row.update({k: hp.get(k) for k in HYPERPARAMETERS})
                 row.update({k: np.nan if met.get(k) is None else met[k] for k in METRICS})
                 rows.append(row)
-    columns = ["model_id", "epoch", "shard", "index", "file", "checksum", *HYPERPARAMETERS, *METRICS]
+    columns = [
+        "model_id",
+        "epoch",
+        "shard",
+        "index",
+        "file",
+        "checksum",
+        *HYPERPARAMETERS,
+        *METRICS,
+    ]
     df = pd.DataFrame(rows, columns=columns)
     df["gen_gap"] = df["train_acc"] - df["test_acc"]
     stopped = {mid: int(hp.get("stopped_epoch", -1)) for mid, hp in models.items()}
@@ -118,7 +138,9 @@ def read_catalog(root: Path) -> pd.DataFrame | None:
     try:
         return pd.read_parquet(path)
     except Exception as e:
-        raise ZooFormatError(f"{path}: unreadable catalog ({e}); `weightzoo zoo verify --rebuild` rewrites it") from None
+        raise ZooFormatError(
+            f"{path}: unreadable catalog ({e}); `weightzoo zoo verify --rebuild` rewrites it"
+        ) from None
 
 
 def load_manifest(root: Path) -> dict[str, Any]:

@@ -23,12 +23,18 @@ def split_models(
 ) -> dict[str, list[str]]:
     """Assign whole models to train/val/test so no model's epochs straddle two splits."""
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ConfigError(f"split fractions: expected three non-negative numbers summing to 1, got {fractions}")
+        raise ConfigError(
+            f"split fractions: expected three non-negative numbers summing to 1, got {fractions}"
+        )
     ids = sorted(model_ids)
     perm = np.random.default_rng(seed).permutation(len(ids))
     n_train = int(round(fractions[0] * len(ids)))
     n_val = int(round(fractions[1] * len(ids)))
-    cut = {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
+    cut = {
+        "train": perm[:n_train],
+        "val": perm[n_train : n_train + n_val],
+        "test": perm[n_train + n_val :],
+    }
     return {k: sorted(ids[i] for i in v) for k, v in cut.items()}
 
 
@@ -67,7 +73,9 @@ class WeightDataset(Dataset):
         targets = [target] if isinstance(target, str) else list(target)
         missing = [t for t in targets if t not in cat.columns]
         if missing:
-            raise ConfigError(f"target: unknown catalog column(s) {missing}; have {list(cat.columns)}")
+            raise ConfigError(
+                f"target: unknown catalog column(s) {missing}; have {list(cat.columns)}"
+            )
         if split is not None:
             if split not in SPLITS:
                 raise ConfigError(f"split: expected one of {SPLITS} or None, got {split!r}")

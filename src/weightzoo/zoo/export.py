@@ -45,5 +45,7 @@ def export_hf(zoo: Zoo, model_id: str, out: str | Path, *, epoch: int | str = "l
         out / "model.safetensors",
         save({k: v.contiguous() for k, v in weights.items()}, metadata={"format": "pt"}),
     )
-    atomic_write_bytes(out / "config.json", (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(
+        out / "config.json", (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
+    )
     return out

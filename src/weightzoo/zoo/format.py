@@ -25,7 +25,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 def check_name(name: str, what: str) -> str:
     """Reject names that could escape a folder (``..``, slashes, empty)."""
     if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise ZooFormatError(f"invalid {what} name {name!r}: expected letters, digits, '_', '-', '.'")
+        raise ZooFormatError(
+            f"invalid {what} name {name!r}: expected letters, digits, '_', '-', '.'"
+        )
     return name
 
 

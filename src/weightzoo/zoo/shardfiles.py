@@ -13,7 +13,13 @@ from safetensors.torch import load_file
 
 from weightzoo.errors import ZooFormatError
 from weightzoo.zoo._io import atomic_save_safetensors, tensors_sha256
-from weightzoo.zoo.format import FORMAT_VERSION, META_PREFIX, epoch_relpath, safe_join, state_relpath
+from weightzoo.zoo.format import (
+    FORMAT_VERSION,
+    META_PREFIX,
+    epoch_relpath,
+    safe_join,
+    state_relpath,
+)
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 
@@ -44,7 +50,8 @@ def write_epoch(
         The checksum stored in the header.
     """
     clean = [
-        {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in m.items()} for m in metrics
+        {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in m.items()}
+        for m in metrics
     ]
     meta = {
         f"{META_PREFIX}format_version": str(FORMAT_VERSION),
@@ -82,9 +89,13 @@ def read_header(path: Path) -> dict[str, Any]:
     except (KeyError, ValueError) as e:
         raise ZooFormatError(f"{path}: header lacks weightzoo metadata ({e})") from None
     if version != FORMAT_VERSION:
-        raise ZooFormatError(f"{path}: zoo format version {version}; this weightzoo reads version {FORMAT_VERSION}")
+        raise ZooFormatError(
+            f"{path}: zoo format version {version}; this weightzoo reads version {FORMAT_VERSION}"
+        )
     if len(header["metrics"]) != len(header["model_ids"]):
-        raise ZooFormatError(f"{path}: {len(header['metrics'])} metric rows for {len(header['model_ids'])} models")
+        raise ZooFormatError(
+            f"{path}: {len(header['metrics'])} metric rows for {len(header['model_ids'])} models"
+        )
     return header
 
 
@@ -104,9 +115,14 @@ def load_checked(path: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def write_state(root: Path, shard: str, epoch: int, tensors: dict[str, torch.Tensor], extra: dict) -> None:
+def write_state(
+    root: Path, shard: str, epoch: int, tensors: dict[str, torch.Tensor], extra: dict
+) -> None:
     """Save the resume state of a shard after ``epoch`` (atomic; replaces the previous one)."""
-    meta = {f"{META_PREFIX}epoch": str(epoch), f"{META_PREFIX}extra": json.dumps(extra, sort_keys=True)}
+    meta = {
+        f"{META_PREFIX}epoch": str(epoch),
+        f"{META_PREFIX}extra": json.dumps(extra, sort_keys=True),
+    }
     atomic_save_safetensors(safe_join(root, state_relpath(shard)), tensors, meta)
 
 
@@ -127,4 +143,6 @@ def read_state(root: Path, shard: str) -> tuple[int, dict[str, torch.Tensor], di
             raise ValueError("checksum mismatch")
         return int(meta[f"{META_PREFIX}epoch"]), tensors, json.loads(meta[f"{META_PREFIX}extra"])
     except Exception as e:
-        raise ZooFormatError(f"{path}: resume state is corrupt ({e}); delete the shard folder to retrain it") from None
+        raise ZooFormatError(
+            f"{path}: resume state is corrupt ({e}); delete the shard folder to retrain it"
+        ) from None

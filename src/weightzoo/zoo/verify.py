@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from weightzoo.errors import ZooFormatError
-from weightzoo.zoo.catalog import list_epoch_files, load_manifest, read_catalog, rebuild_catalog, write_catalog
+from weightzoo.zoo.catalog import (
+    list_epoch_files,
+    load_manifest,
+    read_catalog,
+    rebuild_catalog,
+    write_catalog,
+)
 from weightzoo.zoo.shardfiles import load_checked
 
 
@@ -36,8 +42,10 @@ def verify_zoo(path: str | Path, *, rebuild: bool = False, progress=None) -> Ver
     manifest = load_manifest(root)
     report = VerifyReport()
     planned = manifest.get("checkpoint_epochs", [])
-    files = [(s, e, p) for s in manifest.get("shards", {}) for e, p in list_epoch_files(root, s).items()]
-    for i, (shard, epoch, p) in enumerate(files):
+    files = [
+        (s, e, p) for s in manifest.get("shards", {}) for e, p in list_epoch_files(root, s).items()
+    ]
+    for i, (_shard, _epoch, p) in enumerate(files):
         try:
             load_checked(p)
         except ZooFormatError as e:

@@ -62,7 +62,10 @@ class Zoo:
         """One row per (model_id, epoch); rebuilt from the shards if the file is missing."""
         df = read_catalog(self.root)
         if df is None:
-            log.warning("%s has no catalog.parquet (interrupted build?); rebuilding it from the shards", self.root)
+            log.warning(
+                "%s has no catalog.parquet (interrupted build?); rebuilding it from the shards",
+                self.root,
+            )
             df = rebuild_catalog(self.root, self.manifest)
         return df
 
@@ -93,7 +96,9 @@ class Zoo:
     def _file(self, shard: str, epoch: int) -> Path:
         path = safe_join(self.root, epoch_relpath(shard, epoch))
         if not path.is_file():
-            raise ZooFormatError(f"zoo {self.root}: no checkpoint for shard {shard} at epoch {epoch} ({path})")
+            raise ZooFormatError(
+                f"zoo {self.root}: no checkpoint for shard {shard} at epoch {epoch} ({path})"
+            )
         return path
 
     def _resolve_epoch(self, model_id: str, epoch: int | str) -> int:
@@ -168,7 +173,9 @@ class Zoo:
                 with safe_open(str(path), framework="pt") as f:
                     names = self._ordered(shard, list(f.keys()))
                     if parts and set(names) != set(parts):
-                        raise ZooFormatError(f"zoo {self.root}: models of different architectures cannot be stacked")
+                        raise ZooFormatError(
+                            f"zoo {self.root}: models of different architectures cannot be stacked"
+                        )
                     for k in names:
                         block = f.get_slice(k)[lo:hi]
                         if idx != list(range(lo, hi)):
