@@ -105,7 +105,7 @@ def main() -> None:
         spec = ArchSpec("mlp", d.input_shape, widths=(100, 100))
         m = 64 if args.quick else 256
         run_case("(a) MLP 40-100-100-10 on MNIST-1D", spec, d.x_train, d.y_train, m, 64,
-                 4 if args.quick else 16, ["batched", "vmap", "loop"], 1 if args.quick else 2, peak, 5)  # fmt: skip
+                 4 if args.quick else 32, ["batched", "vmap", "loop"], 1 if args.quick else 2, peak, 5)  # fmt: skip
     if args.case in ("cnn", "all"):
         d = load_dataset("shapes28", num_samples=1200 if args.quick else 3000)
         spec = ArchSpec("cnn_s", d.input_shape)
