@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,6 +23,8 @@ from rich.text import Text
 from typer.exceptions import TyperException
 
 from weightzoo.errors import WeightzooError
+
+T = TypeVar("T")
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="weightzoo: build and use model zoos."
@@ -64,6 +66,15 @@ def _progress_bar(description: str) -> tuple[Progress | None, Callable[[int, int
     return bar, update
 
 
+def _with_progress(description: str, run: Callable[[Callable[[int, int], None] | None], T]) -> T:
+    """Call ``run(progress_callback)`` under a progress bar (none with --quiet)."""
+    bar, update = _progress_bar(description)
+    if bar is None:
+        return run(None)
+    with bar:
+        return run(update)
+
+
 def _setup(quiet: bool) -> None:
     _STATE["quiet"] = quiet
     logging.basicConfig(
@@ -100,12 +111,7 @@ def zoo_create(
     _setup(quiet)
     extra = [f"device={device}"] if device else []
     cfg = load_yaml_config(config, [*(overrides or []), *extra])
-    bar, update = _progress_bar(f"zoo {cfg.name}")
-    if bar:
-        with bar:
-            zoo = build_zoo(cfg, out, progress=update)
-    else:
-        zoo = build_zoo(cfg, out)
+    zoo = _with_progress(f"zoo {cfg.name}", lambda cb: build_zoo(cfg, out, progress=cb))
     _print_summary(zoo)
     out_console.print(f"zoo written to [bold]{zoo.root}[/bold]")
 
@@ -205,12 +211,7 @@ def zoo_verify(
     from weightzoo.zoo import verify_zoo
 
     _setup(quiet)
-    bar, update = _progress_bar("verify")
-    if bar:
-        with bar:
-            report = verify_zoo(path, rebuild=rebuild, progress=update)
-    else:
-        report = verify_zoo(path, rebuild=rebuild)
+    report = _with_progress("verify", lambda cb: verify_zoo(path, rebuild=rebuild, progress=cb))
     for p in report.problems:
         err_console.print(f"[red]problem:[/red] {p}")
     for shard, epochs in report.missing_epochs.items():
@@ -251,12 +252,7 @@ def demo(
     from weightzoo.demo import run_demo
 
     _setup(quiet)
-    bar, update = _progress_bar("demo zoo")
-    if bar:
-        with bar:
-            result = run_demo(out, quick=quick, progress=update)
-    else:
-        result = run_demo(out, quick=quick)
+    result = _with_progress("demo zoo", lambda cb: run_demo(out, quick=quick, progress=cb))
     _print_summary(result.zoo)
     out_console.print(f"zoo: {result.zoo.root}\nreport: {result.report} (and report.html)")
 

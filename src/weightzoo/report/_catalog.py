@@ -8,19 +8,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-HYPERPARAMETERS: tuple[str, ...] = (
-    "seed",
-    "init",
-    "bias_init",
-    "activation",
-    "optimizer",
-    "lr",
-    "weight_decay",
-    "momentum",
-    "dropout",
-    "batch_size",
-    "init_std",
-)
+# The catalog schema is owned by the zoo package.
+from weightzoo.zoo.catalog import HYPERPARAMETERS  # noqa: E402
 
 
 def require_columns(catalog: pd.DataFrame, columns: Iterable[str]) -> None:

@@ -63,9 +63,11 @@ class PopulationOptimizer:
         # One pass over memory instead of ~8 (3.4 ms vs 11.8 ms per step for
         # 256 MLPs of 15k parameters on 2 cores).
         self._groups: dict[tuple[float, float], list[int]] = {}
-        for i, (l, w) in enumerate(zip(lr.tolist(), weight_decay.tolist(), strict=True)):
-            self._groups.setdefault((l, w), []).append(i)
-        self._fused = kind == "adam" and hasattr(torch, "_fused_adam_") and flat.dtype == torch.float32
+        for i, (rate, decay) in enumerate(zip(lr.tolist(), weight_decay.tolist(), strict=True)):
+            self._groups.setdefault((rate, decay), []).append(i)
+        self._fused = (
+            kind == "adam" and hasattr(torch, "_fused_adam_") and flat.dtype == torch.float32
+        )
 
     @torch.no_grad()
     def step(self, flat: torch.Tensor, grad: torch.Tensor, active: torch.Tensor) -> None:

@@ -145,7 +145,9 @@ class Population:
         )
         self.dropout = self._vec("dropout")
         if self.strategy == "vmap" and len({hp.dropout for hp in self.hps}) > 1:
-            raise ConfigError("train.strategy: 'vmap' needs one dropout rate per shard; use 'batched' or 'loop'")
+            raise ConfigError(
+                "train.strategy: 'vmap' needs one dropout rate per shard; use 'batched' or 'loop'"
+            )
         self.shared_data_order = shared_data_order
         if shared_data_order:
             self.data_gens = [generator(shard_seed, "data")]
@@ -189,12 +191,16 @@ class Population:
         # Modules draw dropout masks from the global RNG: seed it from the
         # shard's generator (saved with the resume state) and restore it after,
         # so a resumed run draws the same masks and user code sees no change.
-        seed = int(torch.randint(2**62, (1,), generator=self.dropout_gen, device=self.device).item())
+        seed = int(
+            torch.randint(2**62, (1,), generator=self.dropout_gen, device=self.device).item()
+        )
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(seed)
             return self._module_forward(params, x, train)
 
-    def _module_forward(self, params: dict[str, torch.Tensor], x: torch.Tensor, train: bool) -> torch.Tensor:
+    def _module_forward(
+        self, params: dict[str, torch.Tensor], x: torch.Tensor, train: bool
+    ) -> torch.Tensor:
         if self.strategy == "vmap":
             return self._vmap_forward(params, x, train)
         outs = []
