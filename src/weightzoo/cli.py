@@ -94,14 +94,14 @@ def zoo_create(
     overrides: Annotated[
         list[str] | None,
         typer.Argument(help="key=value overrides, e.g. epochs=5 space.lr=[0.001,0.01]"),
-    ] = None,  # noqa: UP045
+    ] = None,
     out: Annotated[
         Path,
         typer.Option("--out", "-o", help="Zoo folder (created; rerun the same command to resume)."),
     ] = Path("zoo"),
     device: Annotated[
         str | None, typer.Option(help="torch device, e.g. cuda:0 (default: config's, cpu).")
-    ] = None,  # noqa: UP045
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Train a zoo from CONFIG into --out; resumes after a crash."""

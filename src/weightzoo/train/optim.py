@@ -65,9 +65,7 @@ class PopulationOptimizer:
         self._groups: dict[tuple[float, float], list[int]] = {}
         for i, (rate, decay) in enumerate(zip(lr.tolist(), weight_decay.tolist(), strict=True)):
             self._groups.setdefault((rate, decay), []).append(i)
-        self._fused = (
-            kind == "adam" and hasattr(torch, "_fused_adam_") and flat.dtype == torch.float32
-        )
+        self._fused = kind == "adam" and _fused_adam_works(flat)
 
     @torch.no_grad()
     def step(self, flat: torch.Tensor, grad: torch.Tensor, active: torch.Tensor) -> None:
@@ -86,8 +84,11 @@ class PopulationOptimizer:
             grad = torch.where(active[:, None], grad, torch.zeros_like(grad))
         self.step_count += 1
         t = self.step_count
+        if self._fused and frozen is None:
+            self._fused_adam(flat, grad, t)
+            return
         g = grad
-        if self.any_wd and not (self._fused and frozen is None):
+        if self.any_wd:
             g = g.addcmul_(flat, self.wd)
         if self.kind == "sgd":
             buf = self.state["momentum_buffer"]
@@ -96,8 +97,6 @@ class PopulationOptimizer:
             else:
                 buf.mul_(self.momentum).add_(g)
             flat.addcmul_(buf, self.lr, value=-1.0)
-        elif self._fused and frozen is None and self._fused_adam(flat, grad, t):
-            pass
         else:
             b1, b2 = self.betas
             m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
@@ -111,35 +110,26 @@ class PopulationOptimizer:
             for k, v in frozen[1].items():
                 self.state[k][keep] = v
 
-    def _fused_adam(self, flat: torch.Tensor, grad: torch.Tensor, t: int) -> bool:
+    def _fused_adam(self, flat: torch.Tensor, grad: torch.Tensor, t: int) -> None:
         step = torch.tensor(float(t), device=flat.device)
         rows, grads = flat.unbind(0), grad.unbind(0)
         m, v = self.state["exp_avg"].unbind(0), self.state["exp_avg_sq"].unbind(0)
-        try:
-            for (lr, wd), idx in self._groups.items():
-                torch._fused_adam_(
-                    [rows[i] for i in idx],
-                    [grads[i] for i in idx],
-                    [m[i] for i in idx],
-                    [v[i] for i in idx],
-                    [],
-                    [step] * len(idx),
-                    lr=lr,
-                    beta1=self.betas[0],
-                    beta2=self.betas[1],
-                    weight_decay=wd,
-                    eps=self.eps,
-                    amsgrad=False,
-                    maximize=False,
-                )
-        except (RuntimeError, NotImplementedError):
-            # No fused kernel for this device/dtype: use the generic path from
-            # now on (the kernel checks its inputs before writing anything).
-            self._fused = False
-            if self.any_wd:
-                grad.addcmul_(flat, self.wd)
-            return False
-        return True
+        for (lr, wd), idx in self._groups.items():
+            torch._fused_adam_(
+                [rows[i] for i in idx],
+                [grads[i] for i in idx],
+                [m[i] for i in idx],
+                [v[i] for i in idx],
+                [],
+                [step] * len(idx),
+                lr=lr,
+                beta1=self.betas[0],
+                beta2=self.betas[1],
+                weight_decay=wd,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Optimizer state to save for resuming (step count included)."""
@@ -150,3 +140,22 @@ class PopulationOptimizer:
         for k in self.state:
             self.state[k].copy_(tensors[k])
         self.step_count = int(tensors["step"][0])
+
+
+def _fused_adam_works(like: torch.Tensor) -> bool:
+    """Whether PyTorch has a fused Adam kernel for this device and dtype.
+
+    Probed once on scratch tensors, so a step never has to recover from a
+    kernel that failed after updating some of the models.
+    """
+    if not hasattr(torch, "_fused_adam_"):
+        return False
+    z = [torch.zeros(2, dtype=like.dtype, device=like.device) for _ in range(4)]
+    try:
+        torch._fused_adam_(
+            [z[0]], [z[1]], [z[2]], [z[3]], [], [torch.tensor(1.0, device=like.device)],
+            lr=1e-3, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False,
+        )  # fmt: skip
+    except (RuntimeError, NotImplementedError):
+        return False
+    return True

@@ -109,7 +109,8 @@ class Population:
         self.strategy = choose_strategy(spec, strategy)
         self.layers = arch_layers(spec)
         modules = [init_single(spec, hp) for hp in self.hps]
-        self.templates = modules  # per-model module skeletons for the loop strategy
+        # Per-model module skeletons, used by the module-based strategies only.
+        self.templates = modules if self.strategy != "batched" else []
         states = [m.state_dict() for m in modules]
         names = [n for n, _ in modules[0].named_parameters()]
         # One (M, P) leaf holds every parameter; named views are cut per step.

@@ -61,6 +61,11 @@ def run_shard(
     """
     ids = plan["model_ids"]
     spec = ArchSpec.from_dict(plan["spec"])
+    state = read_state(root, shard)
+    if state is not None:
+        # Resume with the strategy that produced the earlier epochs: results are
+        # equal across strategies only to float rounding, and resuming must be exact.
+        strategy = state[2].get("strategy", strategy)
     pop = Population(
         spec,
         plan["optimizer"],
@@ -89,18 +94,13 @@ def run_shard(
                 metrics[m][f"{split}_acc"] = av
         write_epoch(root, shard, epoch, pop.weights(), ids, metrics)
 
-    state = read_state(root, shard)
     if state is None:
         start = 0
         if 0 in checkpoints:
             checkpoint(0)
         write_state(root, shard, 0, pop.state_tensors(), {"strategy": pop.strategy})
     else:
-        start, tensors, extra = state
-        # Resume with the strategy that produced the earlier epochs: results are
-        # equal across strategies only to float rounding, and resuming must be exact.
-        if extra.get("strategy") != pop.strategy:
-            pop.strategy = extra["strategy"]
+        start, tensors, _ = state
         pop.load_state_tensors(tensors)
         log.info("shard %s: resuming after epoch %d", shard, start)
         if on_epoch is not None and start:

@@ -69,6 +69,7 @@ def rebuild_catalog(root: Path, manifest: dict[str, Any]) -> pd.DataFrame:
     """
     models = manifest.get("models", {})
     rows: list[dict[str, Any]] = []
+    stopped: dict[str, int] = {}  # model -> epoch it diverged at (recorded in every later header)
     for shard in manifest.get("shards", {}):
         check_name(shard, "shard")
         for epoch, path in list_epoch_files(root, shard).items():
@@ -83,6 +84,8 @@ def rebuild_catalog(root: Path, manifest: dict[str, Any]) -> pd.DataFrame:
             ):
                 if mid not in models:
                     raise ZooFormatError(f"{path}: model {mid!r} is not in {root}/zoo.json")
+                if met.get("stopped_epoch", -1) >= 0:
+                    stopped[mid] = int(met["stopped_epoch"])
                 if not met.get("alive", True):
                     continue
                 hp = models[mid]
@@ -103,26 +106,10 @@ def rebuild_catalog(root: Path, manifest: dict[str, Any]) -> pd.DataFrame:
     ]
     df = pd.DataFrame(rows, columns=columns)
     df["gen_gap"] = df["train_acc"] - df["test_acc"]
-    stopped = {mid: int(hp.get("stopped_epoch", -1)) for mid, hp in models.items()}
-    stopped.update(_stopped_from_files(root, manifest))
     df["stopped_epoch"] = df["model_id"].map(stopped).fillna(-1).astype("int64")
     df["diverged"] = df["stopped_epoch"] >= 0
     df = df.sort_values(["model_id", "epoch"], kind="stable").reset_index(drop=True)
     return df.astype({"epoch": "int64", "index": "int64"})
-
-
-def _stopped_from_files(root: Path, manifest: dict[str, Any]) -> dict[str, int]:
-    """Model -> epoch it diverged at, from the newest checkpoint of each shard."""
-    out: dict[str, int] = {}
-    for shard in manifest.get("shards", {}):
-        files = list_epoch_files(root, shard)
-        if not files:
-            continue
-        header = read_header(files[max(files)])
-        for mid, met in zip(header["model_ids"], header["metrics"], strict=True):
-            if met.get("stopped_epoch", -1) >= 0:
-                out[mid] = int(met["stopped_epoch"])
-    return out
 
 
 def write_catalog(root: Path, df: pd.DataFrame) -> None:

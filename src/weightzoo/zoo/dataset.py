@@ -97,17 +97,18 @@ class WeightDataset(Dataset):
         state["_handles"] = {}
         return state
 
-    def _open(self, rel: str) -> Any:
+    def _open(self, rel: str, shard: str) -> tuple[Any, list[str]]:
+        """The open file and its tensor names in module order, once per file and process."""
         if rel not in self._handles:
-            self._handles[rel] = safe_open(str(safe_join(self.root, rel)), framework="pt")
+            f = safe_open(str(safe_join(self.root, rel)), framework="pt")
+            self._handles[rel] = (f, order_like_module(self._specs[shard], list(f.keys())))
         return self._handles[rel]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor | dict[str, torch.Tensor], torch.Tensor]:
         row = self.rows.iloc[i]
         idx = int(row["index"])
         try:
-            f = self._open(row["file"])
-            names = order_like_module(self._specs[row["shard"]], list(f.keys()))
+            f, names = self._open(row["file"], row["shard"])
             weights = {k: f.get_slice(k)[idx : idx + 1][0] for k in names}
         except ZooFormatError:
             raise
