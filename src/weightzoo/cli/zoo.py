@@ -1,91 +1,21 @@
-"""The ``weightzoo`` command. Parses, calls the library, prints; nothing more."""
+"""``weightzoo zoo ...``: build, inspect, verify and export zoos."""
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
-from typer.exceptions import TyperException
 
-from weightzoo.errors import WeightzooError
+from weightzoo.cli._common import QuietOpt, err_console, out_console, setup, with_progress
 
-T = TypeVar("T")
-
-app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="weightzoo: build and use model zoos."
-)
-zoo_app = typer.Typer(no_args_is_help=True, help="Build, inspect, verify and export zoos.")
-app.add_typer(zoo_app, name="zoo")
-
-# Piped output gets a wide console so tables keep model ids whole (grep-able).
-out_console = Console() if Console().is_terminal else Console(width=200)
-err_console = Console(stderr=True)
-_STATE = {"quiet": False}
-
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or info logs.")]
+zoo_app = typer.Typer(no_args_is_help=True, help="Build, inspect, verify, import and export zoos.")
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task) -> Text:  # noqa: ANN001
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.1f} model-epochs/s" if speed else "", style="cyan")
-
-
-def _progress_bar(description: str) -> tuple[Progress | None, Callable[[int, int], None] | None]:
-    if _STATE["quiet"]:
-        return None, None
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=False,
-    )
-    task = bar.add_task(description, total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return bar, update
-
-
-def _with_progress(description: str, run: Callable[[Callable[[int, int], None] | None], T]) -> T:
-    """Call ``run(progress_callback)`` under a progress bar (none with --quiet)."""
-    bar, update = _progress_bar(description)
-    if bar is None:
-        return run(None)
-    with bar:
-        return run(update)
-
-
-def _setup(quiet: bool) -> None:
-    _STATE["quiet"] = quiet
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-
-
-@app.callback(epilog="Add --debug anywhere to see Python tracebacks of errors.")
-def _root() -> None:
-    """weightzoo: build and use model zoos."""
+def register(app: typer.Typer) -> None:
+    """Add the ``zoo`` command group to the root app."""
+    app.add_typer(zoo_app, name="zoo")
 
 
 @zoo_app.command("create")
@@ -108,10 +38,10 @@ def zoo_create(
     from weightzoo.config import load_yaml_config
     from weightzoo.train import build_zoo
 
-    _setup(quiet)
+    setup(quiet)
     extra = [f"device={device}"] if device else []
     cfg = load_yaml_config(config, [*(overrides or []), *extra])
-    zoo = _with_progress(f"zoo {cfg.name}", lambda cb: build_zoo(cfg, out, progress=cb))
+    zoo = with_progress(f"zoo {cfg.name}", lambda cb: build_zoo(cfg, out, progress=cb))
     _print_summary(zoo)
     out_console.print(f"zoo written to [bold]{zoo.root}[/bold]")
 
@@ -210,8 +140,8 @@ def zoo_verify(
     """Check every checkpoint's checksum and the catalog against the shards."""
     from weightzoo.zoo import verify_zoo
 
-    _setup(quiet)
-    report = _with_progress("verify", lambda cb: verify_zoo(path, rebuild=rebuild, progress=cb))
+    setup(quiet)
+    report = with_progress("verify", lambda cb: verify_zoo(path, rebuild=rebuild, progress=cb))
     for p in report.problems:
         err_console.print(f"[red]problem:[/red] {p}")
     for shard, epochs in report.missing_epochs.items():
@@ -240,57 +170,3 @@ def zoo_export(
     zoo = Zoo.open(path)
     dest = zoo.export_hf(model, out, epoch=epoch if epoch == "last" else int(epoch))
     out_console.print(f"exported {model} to {dest}")
-
-
-@app.command("demo")
-def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo_out"),
-    quick: Annotated[bool, typer.Option(help="A tiny zoo, for a smoke test.")] = False,
-    quiet: QuietOpt = False,
-) -> None:
-    """Run the main job: build the default MNIST-1D zoo, summarize it, write a report."""
-    from weightzoo.demo import run_demo
-
-    _setup(quiet)
-    result = _with_progress("demo zoo", lambda cb: run_demo(out, quick=quick, progress=cb))
-    _print_summary(result.zoo)
-    out_console.print(f"zoo: {result.zoo.root}\nreport: {result.report} (and report.html)")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors become one line on stderr and an exit code, no traceback."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    args = [a for a in args if a != "--debug"]
-    try:
-        rc = app(args=args, prog_name="weightzoo", standalone_mode=False)
-        return rc if isinstance(rc, int) else 0
-    except WeightzooError as e:
-        if debug:
-            raise
-        err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-        return e.exit_code
-    except typer.Exit as e:
-        return e.exit_code
-    except TyperException as e:  # usage errors: typer prints them like click
-        show = getattr(e, "show", None)
-        if show is not None:
-            show()
-        else:
-            err_console.print(f"error: {e.format_message()}")
-        return e.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("interrupted; rerun the same command to resume")
-        return 130
-    except OSError as e:
-        if debug:
-            raise
-        where = f" ({e.filename})" if e.filename else ""
-        err_console.print(
-            f"[red]error:[/red] {e.strerror or e}{where}", highlight=False, soft_wrap=True
-        )
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
