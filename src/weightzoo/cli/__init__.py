@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 from typer.exceptions import TyperException
 
-from weightzoo.cli import encode, generate, merge, predict, select, zoo
+from weightzoo.cli import (
+    encode,
+    generate,
+    merge,
+    merge_glue,
+    predict,
+    select,
+    select_rank,
+    zoo,
+    zoo_io,
+)
 from weightzoo.cli._common import QuietOpt, err_console, out_console, setup, with_progress
 from weightzoo.errors import WeightzooError
 
@@ -26,7 +36,7 @@ def _root() -> None:
     """weightzoo: build and use model zoos."""
 
 
-for _module in (zoo, predict, encode, generate, select, merge):
+for _module in (zoo, zoo_io, predict, encode, generate, select, select_rank, merge, merge_glue):
     _module.register(app)
 
 

@@ -1,9 +1,14 @@
-"""``weightzoo merge``: merging, alignment, Model-GLUE."""
+"""``weightzoo merge ...``: combine models: merge, align, cluster, model-glue."""
 
 from __future__ import annotations
 
 import typer
 
+merge_app = typer.Typer(
+    no_args_is_help=True, help="Combine models: merge, align, cluster, Model-GLUE."
+)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app (filled in by its issue)."""
+    """Add the ``merge`` command group to the root app."""
+    app.add_typer(merge_app, name="merge")
