@@ -10,7 +10,7 @@ from weightzoo.config import ZooConfig, load_yaml_config  # noqa: E402
 from weightzoo.errors import ConfigError, WeightzooError, ZooFormatError  # noqa: E402
 from weightzoo.seeding import set_seed  # noqa: E402
 from weightzoo.train import build_zoo  # noqa: E402
-from weightzoo.zoo import Zoo, verify_zoo  # noqa: E402
+from weightzoo.zoo import Zoo, verify_zoo, write_zoo  # noqa: E402
 
 __all__ = [
     "ArchSpec",
@@ -26,4 +26,5 @@ __all__ = [
     "load_yaml_config",
     "set_seed",
     "verify_zoo",
+    "write_zoo",
 ]

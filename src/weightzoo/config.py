@@ -114,12 +114,26 @@ class ArchConfig(BaseModel):
     widths: list[int] | None = None
 
 
+class RayConfig(BaseModel):
+    """Where and how shards run on Ray (``engine: ray``)."""
+
+    model_config = _FROZEN
+    address: str | None = None
+    num_cpus: float = Field(1.0, gt=0)
+
+
 class ZooConfig(BaseModel):
     """What to train: dataset, architecture, hyperparameter space, schedule.
 
     ``sampling``: ``grid`` (Cartesian product of list-valued entries; a scalar
     seed gives every model its own seed ``seed + i``), ``random`` (``num_models``
     draws), ``seeds`` (fixed hyperparameters, ``num_models`` seeds).
+
+    How the zoo is built, not what it holds (excluded from its fingerprint):
+    ``engine`` (``local`` or ``ray``), ``workers`` x ``threads_per_worker``
+    (local worker processes and torch threads in each; ``auto`` chooses from
+    the cores and the work), ``max_retries`` (reruns of a shard whose worker
+    died), ``ray`` (cluster address, CPUs per shard task), ``device``.
     """
 
     model_config = _FROZEN
@@ -136,8 +150,19 @@ class ZooConfig(BaseModel):
     shared_data_order: bool = False
     strategy: Literal["auto", "batched", "loop", "vmap"] = "auto"
     eval_batch_size: int = Field(2000, ge=1)
-    engine: Literal["local"] = "local"
+    engine: Literal["local", "ray"] = "local"
+    workers: int | Literal["auto"] = "auto"
+    threads_per_worker: int | None = Field(None, ge=1)
+    max_retries: int = Field(3, ge=0)
+    ray: RayConfig = RayConfig()
     device: str = "cpu"
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("expected a positive number of worker processes or 'auto'")
+        return v
 
     @field_validator("name")
     @classmethod

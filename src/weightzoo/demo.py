@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,21 @@ def demo_config(quick: bool = False) -> ZooConfig:
     return parse_config(ZooConfig, raw, "demo config")
 
 
+# What the main job does after building the zoo, in report order: each module's
+# run_demo_section(zoo, figures_dir, quick=...) returns a ReportSection.
+DEMO_SECTIONS: list[tuple[str, str]] = [
+    ("property prediction", "weightzoo.predict.demo_section"),
+    ("generation", "weightzoo.generate.demo_section"),
+    ("model selection", "weightzoo.select.demo_section"),
+    ("merging", "weightzoo.merge.demo_section"),
+]
+
+
 @dataclass
 class DemoResult:
     zoo: Zoo
     report: Path
+    sections: list = field(default_factory=list)
 
 
 def run_demo(
@@ -73,7 +85,18 @@ def run_demo(
 
     out = Path(out)
     zoo = build_zoo(demo_config(quick), out / "zoo", progress=progress)
+    figures = out / "report" / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    sections = []
+    for title, module in DEMO_SECTIONS:
+        log.info("demo: %s", title)
+        run_section = importlib.import_module(module).run_demo_section
+        sections.append(run_section(zoo, figures, quick=quick))
     report = write_report(
-        zoo.catalog, zoo.manifest, out / "report", title=f"weightzoo demo: {zoo.name}"
+        zoo.catalog,
+        zoo.manifest,
+        out / "report",
+        title=f"weightzoo demo: {zoo.name}",
+        sections=sections,
     )
-    return DemoResult(zoo=zoo, report=report)
+    return DemoResult(zoo=zoo, report=report, sections=sections)

@@ -192,3 +192,40 @@ def test_catalog_test_accuracy_matches_the_stored_models(zoo: Zoo, tiny_config: 
             loss = torch.nn.functional.cross_entropy(logits, data.y_test).item()
             assert cat.loc[(mid, epoch), "test_acc"] == pytest.approx(acc, abs=1e-6)
             assert cat.loc[(mid, epoch), "test_loss"] == pytest.approx(loss, rel=1e-4)
+
+
+@pytest.fixture(scope="module")
+def seed_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """Two shards: 12 tanh MLPs (s0000) and 12 relu MLPs (s0001), ids interleaved."""
+    from weightzoo import build_zoo
+    from weightzoo.config import ZooConfig, parse_config
+
+    raw = {
+        "data": {"name": "mnist1d", "num_samples": 200},
+        "arch": {"family": "mlp", "widths": [4]},
+        "space": {"seed": list(range(12)), "activation": ["tanh", "relu"]},
+        "epochs": 1,
+    }
+    return build_zoo(parse_config(ZooConfig, raw), tmp_path_factory.mktemp("seeds") / "zoo")
+
+
+@pytest.mark.parametrize(
+    "pick",
+    [
+        list(range(0, 24, 2)),  # one whole shard in stored order: direct reads into the output
+        list(range(24)),  # both shards interleaved: range read + index_copy
+        [22, 0, 2, 4, 6, 8, 10, 20, 18],  # reordered, dense within a shard
+        [5, 23],  # a few models far apart in their shards: row reads
+        [3, 3, 1],  # duplicates
+    ],
+)
+def test_stacked_equals_stacking_each_models_weights(seed_zoo: Zoo, pick: list[int]) -> None:
+    from safetensors.torch import load_file
+
+    ids = [f"m{i:05d}" for i in pick]
+    got = seed_zoo.stacked(1, ids)
+    files = {s: load_file(seed_zoo.root / f"shards/{s}/epoch_0001.safetensors") for s in ("s0000", "s0001")}  # fmt: skip
+    info = [seed_zoo.manifest["models"][m] for m in ids]
+    for name, tensor in got.items():
+        want = torch.stack([files[i["shard"]][name][i["index"]] for i in info])
+        assert torch.equal(tensor, want), name

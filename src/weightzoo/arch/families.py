@@ -1,11 +1,16 @@
-"""Sequential families: MLP, 1-D CNN, and the Model Zoos CNN-s / CNN-l."""
+"""Sequential families (MLP, 1-D CNN, Model Zoos CNN-s / CNN-l) and the Small CNN Zoo CNN."""
 
 from __future__ import annotations
 
 import math
 
+import torch
+import torch.nn.functional as F
+from torch import nn
+
 from weightzoo.arch.layers import Act, Conv, Dropout, Flatten, Layer, Linear, MaxPool
 from weightzoo.arch.registry import register_arch
+from weightzoo.arch.seqnet import activation_fn
 from weightzoo.arch.spec import ArchSpec
 from weightzoo.errors import ConfigError
 
@@ -94,3 +99,51 @@ def cnn_l(spec: ArchSpec) -> list[Layer]:
         Linear("fc1", 15 * size * size, 20), Act(), Dropout(),
         Linear("fc2", 20, spec.num_classes),
     ]  # fmt: skip
+
+
+SMALL_CNN_ZOO_URL = "https://arxiv.org/abs/2002.11448"
+
+
+class SmallCNNZooNet(nn.Module):
+    """The CNN of the Small CNN Zoo (Unterthiner et al. 2020, ``build_cnn`` in
+    google-research/dnn_predict_accuracy/train_network.py).
+
+    Keras ``Conv2D(width, 3, strides=2)`` with its default ``padding="valid"``
+    and the activation inside the layer, dropout after each conv block, global
+    average pooling, ``Dense(num_classes)``. At 1x28x28 with widths (16, 16, 16)
+    the feature maps are 13, 6, 2 pixels wide and there are 4,970 parameters.
+    Parameter names: ``conv1`` .. ``convK``, ``fc1``.
+    """
+
+    def __init__(self, spec: ArchSpec) -> None:
+        super().__init__()
+        channels, size = _check_image(spec, "cnn_zoo")
+        self.activation = spec.activation
+        self.dropout = spec.dropout
+        self.convs: list[str] = []
+        for i, width in enumerate(spec.widths):
+            size = (size - 3) // 2 + 1
+            if size < 1:
+                raise ConfigError(
+                    f"arch: cnn_zoo with {len(spec.widths)} stride-2 convs needs a larger input "
+                    f"than {spec.input_shape}"
+                )
+            name = f"conv{i + 1}"
+            self.add_module(name, nn.Conv2d(channels, width, 3, stride=2))
+            self.convs.append(name)
+            channels = width
+        self.fc1 = nn.Linear(channels, spec.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        act = activation_fn(self.activation)
+        for name in self.convs:
+            x = F.dropout(act(getattr(self, name)(x)), self.dropout, self.training)
+        return self.fc1(x.mean(dim=(2, 3)))
+
+
+@register_arch("cnn_zoo", default_widths=(16, 16, 16), url=SMALL_CNN_ZOO_URL, layers=False)
+def cnn_zoo(spec: ArchSpec) -> nn.Module:
+    """Small CNN Zoo CNN: 3 convs (3x3, stride 2, valid) of 16 channels, global average pool, dense."""
+    if not spec.widths:
+        raise ConfigError("arch: cnn_zoo needs at least one conv width")
+    return SmallCNNZooNet(spec)

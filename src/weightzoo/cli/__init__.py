@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markdown import Markdown
+from rich.markup import escape
 from typer.exceptions import TyperException
 
 from weightzoo.cli import (
@@ -52,6 +54,9 @@ def demo(
     setup(quiet)
     result = with_progress("demo zoo", lambda cb: run_demo(out, quick=quick, progress=cb))
     zoo._print_summary(result.zoo)
+    for section in result.sections:
+        out_console.rule(section.title)
+        out_console.print(Markdown(section.markdown))
     out_console.print(f"zoo: {result.zoo.root}\nreport: {result.report} (and report.html)")
 
 
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except WeightzooError as e:
         if debug:
             raise
-        err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
     except typer.Exit as e:
         return e.exit_code
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if show is not None:
             show()
         else:
-            err_console.print(f"error: {e.format_message()}")
+            err_console.print(f"error: {escape(e.format_message())}")
         return e.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("interrupted; rerun the same command to resume")
@@ -85,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         where = f" ({e.filename})" if e.filename else ""
         err_console.print(
-            f"[red]error:[/red] {e.strerror or e}{where}", highlight=False, soft_wrap=True
+            f"[red]error:[/red] {escape(str(e.strerror or e) + where)}",
+            highlight=False,
+            soft_wrap=True,
         )
         return 1
 

@@ -26,22 +26,53 @@ def zoo_create(
         typer.Argument(help="key=value overrides, e.g. epochs=5 space.lr=[0.001,0.01]"),
     ] = None,
     out: Annotated[
-        Path,
-        typer.Option("--out", "-o", help="Zoo folder (created; rerun the same command to resume)."),
-    ] = Path("zoo"),
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Zoo folder or fsspec URL, e.g. s3://bucket/zoo (created; rerun to resume).",
+        ),
+    ] = "zoo",
     device: Annotated[
         str | None, typer.Option(help="torch device, e.g. cuda:0 (default: config's, cpu).")
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="'local' (default) or 'ray' (pip install 'weightzoo[ray]').")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address, e.g. auto or ray://head:10001.")
+    ] = None,
+    workers: Annotated[
+        str | None, typer.Option(help="Local worker processes: a number or 'auto' (default).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch threads per local worker (default: cores / workers).")
+    ] = None,
+    ray_cpus: Annotated[
+        float | None, typer.Option("--ray-cpus", help="CPUs per Ray shard task (default 1).")
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Train a zoo from CONFIG into --out; resumes after a crash."""
     from weightzoo.config import load_yaml_config
     from weightzoo.train import build_zoo
+    from weightzoo.train.engines import make_engine
 
     setup(quiet)
-    extra = [f"device={device}"] if device else []
+    flags = {
+        "device": device,
+        "engine": engine,
+        "ray.address": address,
+        "workers": workers,
+        "threads_per_worker": threads,
+        "ray.num_cpus": ray_cpus,
+    }
+    extra = [f"{k}={v}" for k, v in flags.items() if v is not None]
     cfg = load_yaml_config(config, [*(overrides or []), *extra])
-    zoo = with_progress(f"zoo {cfg.name}", lambda cb: build_zoo(cfg, out, progress=cb))
+    runner = make_engine(cfg)  # a missing optional dependency fails before anything is written
+    zoo = with_progress(
+        f"zoo {cfg.name}", lambda cb: build_zoo(cfg, out, progress=cb, engine=runner)
+    )
     _print_summary(zoo)
     out_console.print(f"zoo written to [bold]{zoo.root}[/bold]")
 
@@ -54,7 +85,7 @@ def _print_summary(zoo) -> None:  # noqa: ANN001
 
 
 @zoo_app.command("info")
-def zoo_info(path: Annotated[Path, typer.Argument(help="Zoo folder.")]) -> None:
+def zoo_info(path: Annotated[str, typer.Argument(help="Zoo folder or fsspec URL.")]) -> None:
     """Summarize a zoo: dataset, architectures, models, epochs, accuracy by hyperparameter."""
     from weightzoo.zoo import Zoo
 
@@ -88,7 +119,7 @@ def zoo_info(path: Annotated[Path, typer.Argument(help="Zoo folder.")]) -> None:
 
 @zoo_app.command("ls")
 def zoo_ls(
-    path: Annotated[Path, typer.Argument(help="Zoo folder.")],
+    path: Annotated[str, typer.Argument(help="Zoo folder or fsspec URL.")],
     epoch: Annotated[str, typer.Option(help="Epoch number or 'last'.")] = "last",
     sort: Annotated[str, typer.Option(help="Catalog column to sort by (descending).")] = "test_acc",
     top: Annotated[int, typer.Option(help="Rows to show (0 = all).")] = 20,
@@ -131,7 +162,7 @@ def zoo_ls(
 
 @zoo_app.command("verify")
 def zoo_verify(
-    path: Annotated[Path, typer.Argument(help="Zoo folder.")],
+    path: Annotated[str, typer.Argument(help="Zoo folder or fsspec URL.")],
     rebuild: Annotated[
         bool, typer.Option(help="Rewrite catalog.parquet from the shards if it disagrees.")
     ] = False,

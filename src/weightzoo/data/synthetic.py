@@ -58,12 +58,28 @@ def _import_mnist1d() -> tuple[Callable[..., Any], Callable[..., dict[str, Any]]
     return get_dataset_args, make_dataset
 
 
+# MNIST-1D under a domain shift: the same ten templates, drawn with another
+# generator seed and stronger corruptions (twice the correlated noise, more
+# iid noise, scaling and shear). A zoo trained on it is "dataset B" for
+# cross-dataset property prediction against a zoo trained on plain MNIST-1D.
+_MNIST1D_SHIFT = {
+    "seed": 1042,
+    "corr_noise_scale": 0.5,
+    "iid_noise_scale": 0.05,
+    "scale_coeff": 0.6,
+    "shear_scale": 1.0,
+}
+
+
 @functools.lru_cache(maxsize=4)
-def _mnist1d_arrays(num_samples: int | None) -> tuple[np.ndarray, ...]:
+def _mnist1d_arrays(num_samples: int | None, shifted: bool = False) -> tuple[np.ndarray, ...]:
     get_dataset_args, make_dataset = _import_mnist1d()
     args = get_dataset_args()
     if num_samples is not None:
         args.num_samples = num_samples
+    if shifted:
+        for key, value in _MNIST1D_SHIFT.items():
+            setattr(args, key, value)
     # Never mnist1d.get_dataset: it downloads and writes a pickle into the cwd.
     with _GLOBAL_RNG_LOCK:
         # Legacy global-state API on purpose: that is the state mnist1d clobbers.
@@ -115,6 +131,48 @@ def mnist1d(
         split_seed=split_seed,
         info={
             "source": "mnist1d.make_dataset(get_dataset_args()), generator seed 42",
+            "num_samples": num_samples,
+        },
+    )
+
+
+@register_dataset("mnist1d_shifted")
+def mnist1d_shifted(
+    *, path: str | None, val_fraction: float, split_seed: int, num_samples: int | None
+) -> SplitData:
+    """MNIST-1D under a domain shift, for cross-dataset benchmarks.
+
+    The same templates and sizes as ``mnist1d``, generated with seed 1042 and
+    stronger corruptions: ``corr_noise_scale`` 0.5 (0.25), ``iid_noise_scale``
+    0.05 (0.02), ``scale_coeff`` 0.6 (0.4), ``shear_scale`` 1.0 (0.75).
+
+    Args:
+        path: unused.
+        val_fraction: share of the train part held out for validation.
+        split_seed: seed of the val carve.
+        num_samples: total generated (train + test), default 5000; must be >= 10.
+
+    Returns:
+        Inputs of shape (1, 40).
+
+    Raises:
+        DataError: if ``num_samples`` < 10.
+    """
+    if num_samples is not None and num_samples < 10:
+        raise DataError(f"dataset 'mnist1d_shifted': num_samples must be >= 10, got {num_samples}")
+    x, y, x_test, y_test = _mnist1d_arrays(num_samples, shifted=True)
+    return finish_split(
+        "mnist1d_shifted",
+        x_pool=x,
+        y_pool=y,
+        x_test=x_test,
+        y_test=y_test,
+        classes=_DIGIT_CLASSES,
+        val_fraction=val_fraction,
+        split_seed=split_seed,
+        info={
+            "source": "mnist1d.make_dataset with a shift: "
+            + ", ".join(f"{k}={v}" for k, v in _MNIST1D_SHIFT.items()),
             "num_samples": num_samples,
         },
     )

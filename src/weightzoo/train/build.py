@@ -16,9 +16,16 @@ from weightzoo.config import ZooConfig, dump_yaml
 from weightzoo.data import SplitData, load_dataset
 from weightzoo.errors import ZooExistsError
 from weightzoo.seeding import derive_seed
-from weightzoo.train.shard import run_shard
+from weightzoo.train.engines import Engine, make_engine
+from weightzoo.train.shard import ShardJob
 from weightzoo.train.space import plan_shards, sample_models
-from weightzoo.zoo._io import atomic_write_bytes, atomic_write_json
+from weightzoo.zoo._io import (
+    RemotePath,
+    ZooPath,
+    as_zoo_path,
+    atomic_write_bytes,
+    atomic_write_json,
+)
 from weightzoo.zoo.catalog import load_manifest, rebuild_catalog, write_catalog
 from weightzoo.zoo.format import CONFIG_COPY, FORMAT_VERSION, MANIFEST
 from weightzoo.zoo.zoo import Zoo
@@ -26,7 +33,7 @@ from weightzoo.zoo.zoo import Zoo
 log = logging.getLogger(__name__)
 
 # Fields that change where or how fast a zoo is built, not what it contains.
-_RUNTIME_FIELDS = ("device", "engine")
+_RUNTIME_FIELDS = ("device", "engine", "workers", "threads_per_worker", "max_retries", "ray")
 
 
 def config_fingerprint(config: ZooConfig) -> str:
@@ -101,7 +108,7 @@ def plan_zoo(config: ZooConfig, data: SplitData) -> dict[str, Any]:
     }
 
 
-def _prepare_folder(root: Path, manifest: dict[str, Any], config: ZooConfig) -> None:
+def _prepare_folder(root: ZooPath, manifest: dict[str, Any], config: ZooConfig) -> None:
     if (root / MANIFEST).exists():
         old = load_manifest(root)
         if old.get("config_fingerprint") != manifest["config_fingerprint"]:
@@ -119,62 +126,77 @@ def _prepare_folder(root: Path, manifest: dict[str, Any], config: ZooConfig) -> 
     atomic_write_json(root / MANIFEST, {**manifest, "created": created})
 
 
-def _remove_stale_temp_files(root: Path) -> None:
+def _remove_stale_temp_files(root: ZooPath) -> None:
     """Delete temporary files a killed run left behind (they never carry a final name)."""
     for tmp in root.rglob(".*.tmp"):
         tmp.unlink(missing_ok=True)
 
 
-def build_zoo(
-    config: ZooConfig,
-    out: str | Path,
-    *,
-    progress: Callable[[int, int], None] | None = None,
-) -> Zoo:
-    """Train a zoo into ``out``; rerunning the same call resumes a crashed build.
-
-    Args:
-        config: what to train.
-        out: the zoo folder (created; must be empty, or this config's zoo).
-        progress: called with ``(model_epochs_done, model_epochs_total)``.
-
-    Returns:
-        The finished zoo.
-
-    Raises:
-        ZooExistsError: ``out`` holds something else.
-        ConfigError: invalid config.
-    """
-    root = Path(out)
-    data = load_config_data(config)
-    manifest = plan_zoo(config, data)
-    _prepare_folder(root, manifest, config)
-    _remove_stale_temp_files(root)
-    total = sum(len(p["model_ids"]) for p in manifest["shards"].values()) * config.epochs
-    done = 0
-
-    def on_epoch(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress is not None:
-            progress(done, total)
-
-    if progress is not None:
-        progress(0, total)
-    for shard, plan in manifest["shards"].items():
-        run_shard(
-            root,
-            shard,
-            plan,
-            manifest["models"],
-            data,
+def shard_jobs(config: ZooConfig, manifest: dict[str, Any], root: ZooPath) -> list[ShardJob]:
+    """One self-contained job per shard of a planned zoo."""
+    models = manifest["models"]
+    # Absolute: a worker (a Ray task above all) need not share the driver's cwd.
+    location = str(root.resolve()) if isinstance(root, Path) else str(root)
+    return [
+        ShardJob(
+            root=location,
+            shard=shard,
+            plan=plan,
+            models={m: models[m] for m in plan["model_ids"]},
             epochs=config.epochs,
             checkpoints=manifest["checkpoint_epochs"],
             strategy=config.strategy,
             shared_data_order=config.shared_data_order,
             eval_batch_size=config.eval_batch_size,
             device=config.device,
-            on_epoch=on_epoch,
         )
+        for shard, plan in manifest["shards"].items()
+    ]
+
+
+def build_zoo(
+    config: ZooConfig,
+    out: str | Path | RemotePath,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    engine: Engine | None = None,
+) -> Zoo:
+    """Train a zoo into ``out``; rerunning the same call resumes a crashed build.
+
+    Args:
+        config: what to train (and how: ``engine``, ``workers``, ``ray``).
+        out: the zoo folder or fsspec URL (created; must be empty, or this config's zoo).
+        progress: called with ``(model_epochs_done, model_epochs_total)``.
+        engine: run the shards with this engine instead of the config's.
+
+    Returns:
+        The finished zoo.
+
+    Raises:
+        ZooExistsError: ``out`` holds something else.
+        ConfigError: invalid config, or the engine's dependency is missing.
+        WeightzooError: a shard could not finish; rerun to resume.
+    """
+    engine = engine or make_engine(config)
+    root = as_zoo_path(out)
+    data = load_config_data(config)
+    manifest = plan_zoo(config, data)
+    _prepare_folder(root, manifest, config)
+    _remove_stale_temp_files(root)
+    jobs = shard_jobs(config, manifest, root)
+    total = sum(job.model_epochs for job in jobs)
+    per_shard: dict[str, int] = {}
+
+    def on_shard(shard: str, done: int) -> None:
+        # max(): a retried shard restarts its count from where it resumed.
+        per_shard[shard] = max(per_shard.get(shard, 0), done)
+        if progress is not None:
+            progress(sum(per_shard.values()), total)
+
+    if progress is not None:
+        progress(0, total)
+    engine.run(jobs, data, on_shard)
+    # A worker that died mid-write leaves a temporary file; no writer is running now.
+    _remove_stale_temp_files(root)
     write_catalog(root, rebuild_catalog(root, manifest))
     return Zoo.open(root)

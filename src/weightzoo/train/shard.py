@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import torch
 from weightzoo.arch import ArchSpec
 from weightzoo.data import SplitData
 from weightzoo.train.population import ModelHP, Population
+from weightzoo.zoo._io import RemotePath, as_zoo_path
 from weightzoo.zoo.shardfiles import read_state, write_epoch, write_state
 
 log = logging.getLogger(__name__)
@@ -23,8 +25,49 @@ def _hp(info: dict[str, Any]) -> ModelHP:
     return ModelHP(**{k: info[k] for k in ModelHP.__dataclass_fields__})
 
 
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a worker (a process, a Ray task) needs to train one shard.
+
+    Picklable and self-contained: ``root`` is the zoo's path or URL as a string,
+    ``models`` holds only this shard's models.
+    """
+
+    root: str
+    shard: str
+    plan: dict[str, Any]
+    models: dict[str, dict[str, Any]]
+    epochs: int
+    checkpoints: list[int]
+    strategy: str = "auto"
+    shared_data_order: bool = False
+    eval_batch_size: int = 2000
+    device: str = "cpu"
+
+    @property
+    def model_epochs(self) -> int:
+        return len(self.plan["model_ids"]) * self.epochs
+
+    def run(self, data: SplitData, on_epoch: ProgressFn | None = None) -> None:
+        """Train the shard (resuming from its state); idempotent, so safe to retry."""
+        run_shard(
+            self.root,
+            self.shard,
+            self.plan,
+            self.models,
+            data,
+            epochs=self.epochs,
+            checkpoints=self.checkpoints,
+            strategy=self.strategy,
+            shared_data_order=self.shared_data_order,
+            eval_batch_size=self.eval_batch_size,
+            device=self.device,
+            on_epoch=on_epoch,
+        )
+
+
 def run_shard(
-    root: Path,
+    root: str | Path | RemotePath,
     shard: str,
     plan: dict[str, Any],
     models: dict[str, dict[str, Any]],
@@ -43,10 +86,10 @@ def run_shard(
     Order of writes per epoch: the checkpoint file, then the resume state.
     A crash between the two makes the rerun recompute that epoch and
     overwrite the checkpoint with identical content, so nothing is lost or
-    duplicated.
+    duplicated. A rerun of a finished shard writes nothing.
 
     Args:
-        root: zoo folder.
+        root: zoo folder or fsspec URL.
         shard: shard name.
         plan: the shard's entry of the manifest (spec, optimizer, batch size, model ids, seed).
         models: model id -> hyperparameters (manifest ``models``).
@@ -59,6 +102,7 @@ def run_shard(
         device: torch device.
         on_epoch: called with the number of models after each trained epoch.
     """
+    root = as_zoo_path(root)
     ids = plan["model_ids"]
     spec = ArchSpec.from_dict(plan["spec"])
     state = read_state(root, shard)

@@ -7,6 +7,7 @@ claiming a checkpoint that is not on disk.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from weightzoo.errors import ZooFormatError
-from weightzoo.zoo._io import atomic_write_bytes, parquet_bytes
+from weightzoo.zoo._io import RemotePath, ZooPath, as_zoo_path, atomic_write_bytes, parquet_bytes
 from weightzoo.zoo.format import (
     CATALOG,
     SHARDS,
@@ -41,7 +42,7 @@ HYPERPARAMETERS = (
 )
 
 
-def list_epoch_files(root: Path, shard: str) -> dict[int, Path]:
+def list_epoch_files(root: str | Path | RemotePath, shard: str) -> dict[int, ZooPath]:
     """Epoch -> path of the complete checkpoint files of a shard."""
     folder = shard_dir(root, shard)
     if not folder.is_dir():
@@ -54,11 +55,11 @@ def list_epoch_files(root: Path, shard: str) -> dict[int, Path]:
     return dict(sorted(out.items()))
 
 
-def rebuild_catalog(root: Path, manifest: dict[str, Any]) -> pd.DataFrame:
+def rebuild_catalog(root: str | Path | RemotePath, manifest: dict[str, Any]) -> pd.DataFrame:
     """Read every epoch file's header and build the catalog.
 
     Args:
-        root: zoo folder.
+        root: zoo folder or fsspec URL.
         manifest: the parsed ``zoo.json``.
 
     Returns:
@@ -78,7 +79,7 @@ def rebuild_catalog(root: Path, manifest: dict[str, Any]) -> pd.DataFrame:
                 raise ZooFormatError(
                     f"{path}: header says shard {header['shard']!r} epoch {header['epoch']}"
                 )
-            rel = path.relative_to(Path(root).resolve()).as_posix()
+            rel = f"{SHARDS}/{shard}/{path.name}"
             for index, (mid, met) in enumerate(
                 zip(header["model_ids"], header["metrics"], strict=True)
             ):
@@ -112,17 +113,19 @@ def rebuild_catalog(root: Path, manifest: dict[str, Any]) -> pd.DataFrame:
     return df.astype({"epoch": "int64", "index": "int64"})
 
 
-def write_catalog(root: Path, df: pd.DataFrame) -> None:
+def write_catalog(root: str | Path | RemotePath, df: pd.DataFrame) -> None:
     """Write ``catalog.parquet`` atomically."""
     atomic_write_bytes(safe_join(root, CATALOG), parquet_bytes(df))
 
 
-def read_catalog(root: Path) -> pd.DataFrame | None:
+def read_catalog(root: str | Path | RemotePath) -> pd.DataFrame | None:
     """The stored catalog, or ``None`` if there is none yet."""
     path = safe_join(root, CATALOG)
     if not path.exists():
         return None
     try:
+        if isinstance(path, RemotePath):
+            return pd.read_parquet(io.BytesIO(path.read_bytes()))
         return pd.read_parquet(path)
     except Exception as e:
         raise ZooFormatError(
@@ -130,7 +133,7 @@ def read_catalog(root: Path) -> pd.DataFrame | None:
         ) from None
 
 
-def load_manifest(root: Path) -> dict[str, Any]:
+def load_manifest(root: str | Path | RemotePath) -> dict[str, Any]:
     """Parse ``zoo.json`` and check its format version.
 
     Raises:
@@ -138,7 +141,7 @@ def load_manifest(root: Path) -> dict[str, Any]:
     """
     from weightzoo.zoo.format import FORMAT_VERSION, MANIFEST
 
-    path = Path(root) / MANIFEST
+    path = as_zoo_path(root) / MANIFEST
     if not path.is_file():
         raise ZooFormatError(f"{root}: no {MANIFEST} here; not a weightzoo zoo")
     try:

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from torch.utils.data import Dataset
 
-from weightzoo.errors import ConfigError, ZooFormatError
+from weightzoo.errors import ConfigError
+from weightzoo.zoo._io import RemotePath, as_zoo_path
 from weightzoo.zoo.catalog import load_manifest, read_catalog, rebuild_catalog
 from weightzoo.zoo.format import safe_join
+from weightzoo.zoo.shardfiles import StackedFile
 from weightzoo.zoo.zoo import order_like_module
 
 SPLITS = ("train", "val", "test")
@@ -45,7 +46,7 @@ class WeightDataset(Dataset):
     dropped when the dataset is pickled, so ``DataLoader(num_workers>0)`` works.
 
     Args:
-        root: zoo folder.
+        root: zoo folder or fsspec URL.
         target: catalog column(s) to return as the target tensor.
         split: ``"train"``, ``"val"``, ``"test"`` or ``None`` (all models).
         fractions: model-level split fractions.
@@ -56,7 +57,7 @@ class WeightDataset(Dataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: str | Path | RemotePath,
         *,
         target: str | list[str] = "test_acc",
         split: str | None = "train",
@@ -65,7 +66,7 @@ class WeightDataset(Dataset):
         epochs: list[int] | None = None,
         flatten: bool = True,
     ) -> None:
-        self.root = Path(root).resolve()
+        self.root = as_zoo_path(root).resolve()
         manifest = load_manifest(self.root)
         cat = read_catalog(self.root)
         if cat is None:
@@ -100,20 +101,15 @@ class WeightDataset(Dataset):
     def _open(self, rel: str, shard: str) -> tuple[Any, list[str]]:
         """The open file and its tensor names in module order, once per file and process."""
         if rel not in self._handles:
-            f = safe_open(str(safe_join(self.root, rel)), framework="pt")
-            self._handles[rel] = (f, order_like_module(self._specs[shard], list(f.keys())))
+            f = StackedFile(safe_join(self.root, rel))
+            self._handles[rel] = (f, order_like_module(self._specs[shard], f.names))
         return self._handles[rel]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor | dict[str, torch.Tensor], torch.Tensor]:
         row = self.rows.iloc[i]
         idx = int(row["index"])
-        try:
-            f, names = self._open(row["file"], row["shard"])
-            weights = {k: f.get_slice(k)[idx : idx + 1][0] for k in names}
-        except ZooFormatError:
-            raise
-        except Exception as e:
-            raise ZooFormatError(f"{self.root / row['file']}: cannot read weights ({e})") from None
+        f, names = self._open(row["file"], row["shard"])
+        weights = {k: f.rows(k, idx, idx + 1)[0] for k in names}
         y = torch.tensor([float(row[t]) for t in self.targets], dtype=torch.float32)
         if self.flatten:
             return torch.cat([w.reshape(-1).float() for w in weights.values()]), y

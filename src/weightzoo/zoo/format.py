@@ -6,10 +6,12 @@ Every path the reader builds from a zoo's own files goes through
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import Path
 
 from weightzoo.errors import ZooFormatError
+from weightzoo.zoo._io import RemotePath, ZooPath, as_zoo_path
 
 FORMAT_VERSION = 1
 MANIFEST = "zoo.json"
@@ -31,16 +33,26 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
-def safe_join(root: Path, rel: str) -> Path:
-    """``root / rel``, refusing anything that resolves outside ``root``."""
-    root = Path(root).resolve()
+def safe_join(root: str | Path | RemotePath, rel: str) -> ZooPath:
+    """``root / rel``, refusing anything that resolves outside ``root``.
+
+    ``root`` may be a local path or an fsspec location (``as_zoo_path``); the
+    result is of the same kind.
+    """
+    root = as_zoo_path(root)
+    if isinstance(root, RemotePath):
+        target = RemotePath(root.fs, posixpath.join(root.path, rel))
+        if not target.is_relative_to(root):
+            raise ZooFormatError(f"path {rel!r} in zoo {root} points outside the zoo")
+        return target
+    root = root.resolve()
     target = (root / rel).resolve()
     if target != root and root not in target.parents:
         raise ZooFormatError(f"path {rel!r} in zoo {root} points outside the zoo")
     return target
 
 
-def shard_dir(root: Path, shard: str) -> Path:
+def shard_dir(root: str | Path | RemotePath, shard: str) -> ZooPath:
     return safe_join(root, f"{SHARDS}/{check_name(shard, 'shard')}")
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from weightzoo.errors import ZooFormatError
+from weightzoo.zoo._io import RemotePath, as_zoo_path
 from weightzoo.zoo.catalog import (
     list_epoch_files,
     load_manifest,
@@ -27,18 +28,20 @@ class VerifyReport:
         return not self.problems and not self.missing_epochs
 
 
-def verify_zoo(path: str | Path, *, rebuild: bool = False, progress=None) -> VerifyReport:  # noqa: ANN001
+def verify_zoo(
+    path: str | Path | RemotePath, *, rebuild: bool = False, progress=None
+) -> VerifyReport:  # noqa: ANN001
     """Recompute every checkpoint's checksum and compare the catalog with the shards.
 
     Args:
-        path: zoo folder.
+        path: zoo folder or fsspec URL.
         rebuild: rewrite ``catalog.parquet`` from the shards when it differs or is missing.
         progress: optional callable ``(done, total)`` for a progress bar.
 
     Returns:
         A report; ``report.ok`` is true when nothing is wrong.
     """
-    root = Path(path)
+    root = as_zoo_path(path)
     manifest = load_manifest(root)
     report = VerifyReport()
     planned = manifest.get("checkpoint_epochs", [])
