@@ -88,28 +88,41 @@ class SegmentPMA(nn.Module):
         return self.norm2(out + self.ff(out))
 
 
-class FeatureNorm(nn.Module):
-    """Per-feature standardization with statistics fixed once from data (``calibrate``).
+class StageNorm(nn.Module):
+    """Batch normalization across the items of a stage (chunks, layers or networks), trainable.
 
-    Pooling by attention starts out close to averaging, which shrinks the
-    differences between networks at every stage of a hierarchy; the shared part
-    then dominates and all networks get nearly the same embedding. Standardizing
-    each stage's output with statistics of the training networks, measured once
-    in ``fit`` (a data-dependent init), keeps those differences at unit scale.
-    The statistics are buffers, not trained.
+    Pooling by attention starts out close to averaging, so what differs between
+    networks is a small part of each stage's output next to a large part they
+    share. Standardizing with *fixed* statistics (measured once) divides by that
+    small spread, so a training step that moves the shared part by ``δ`` moves
+    every embedding by ``δ / std`` in the same direction and the differences
+    between networks vanish next to it (the collapse measured in
+    ``docs/encode.md``). Here, as in batch normalization (Ioffe & Szegedy 2015,
+    https://arxiv.org/abs/1502.03167), training uses the statistics of the
+    current batch, so a shift shared by all items is removed and cannot drown
+    the differences; inference uses running statistics. ``calibrate`` sets the
+    running statistics from training networks (a data-dependent init); a
+    learned per-feature scale and shift follow.
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.weight, self.bias = nn.Parameter(torch.ones(dim)), nn.Parameter(torch.zeros(dim))
         self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("std", torch.ones(dim))
+        self.register_buffer("var", torch.ones(dim))
         self.calibrating = False
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.calibrating:
+        flat = x.reshape(-1, x.shape[-1])
+        if (self.training or self.calibrating) and flat.shape[0] > 1:
+            mean, var = flat.mean(0), flat.var(0, unbiased=False)
             with torch.no_grad():
-                flat = x.reshape(-1, x.shape[-1])
-                self.mean.copy_(flat.mean(0))
-                if flat.shape[0] > 1:
-                    self.std.copy_(flat.std(0).clamp_min(1e-6))
-        return (x - self.mean) / self.std
+                m = 1.0 if self.calibrating else self.momentum
+                self.mean.lerp_(mean.detach(), m)
+                self.var.lerp_(var.detach(), m)
+            if not self.training:
+                mean, var = self.mean, self.var
+        else:
+            mean, var = self.mean, self.var
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias

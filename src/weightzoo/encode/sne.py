@@ -15,7 +15,10 @@ a segment PMA (linear in the number of chunks, so an 11M-parameter network
 fits in bounded memory; a set-to-set block over 10⁵ chunks would be
 quadratic), and the invariance term is applied to the embedding ``f(W)``
 that the prediction head reads (the head is Lipschitz, so invariant
-embeddings give invariant logits).
+embeddings give invariant logits); the output of each stage is batch-normalized
+across the items of that stage (``StageNorm``) with a trainable scale and shift.
+Statistics frozen at ``fit`` made end-to-end training collapse (see
+``docs/encode.md``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from torch import Tensor, nn
 
 from weightzoo.arch import ArchSpec
 from weightzoo.encode._base import EncoderBase, params_only
-from weightzoo.encode._sets import PMA, SAB, FeatureNorm, SegmentPMA, sinusoidal
+from weightzoo.encode._sets import PMA, SAB, SegmentPMA, StageNorm, sinusoidal
 from weightzoo.encode.base import Network
 from weightzoo.encode.registry import register_encoder
 from weightzoo.errors import WeightzooError
@@ -82,9 +85,9 @@ class SNEModule(nn.Module):
         self.net_sab, self.net_pma = SAB(dim, heads), PMA(dim, heads)
         self.head = nn.Linear(dim, embed_dim)
         self.norm_chunk, self.norm_layer, self.norm_net = (
-            FeatureNorm(dim),
-            FeatureNorm(dim),
-            FeatureNorm(dim),
+            StageNorm(dim),
+            StageNorm(dim),
+            StageNorm(dim),
         )
         # Structure encodings start small so they do not drown the weight values: with
         # unit-scale encodings the embeddings of different networks start nearly equal.
@@ -138,8 +141,9 @@ class SNEModule(nn.Module):
 
     @torch.no_grad()
     def calibrate(self, chunks: Chunks) -> None:
-        """Set every ``FeatureNorm`` from one forward pass over training networks."""
-        norms = [m for m in self.modules() if isinstance(m, FeatureNorm)]
+        """Set the running statistics of every ``StageNorm`` from one forward pass over
+        training networks (a data-dependent init; training then updates them)."""
+        norms = [m for m in self.modules() if isinstance(m, StageNorm)]
         for m in norms:
             m.calibrating = True
         try:
@@ -254,10 +258,6 @@ class SNEEncoder(EncoderBase):
         if canonical is not None and dict(canonical.entries) == dict(given.entries):
             return canonical
         return given
-
-    def _embed(self, batch: SNEBatch) -> Tensor:
-        assert self.module is not None
-        return self.module(batch.chunks)
 
     def permuted(self, batch: SNEBatch) -> SNEBatch:
         """The batch with an independent random neuron permutation per network.

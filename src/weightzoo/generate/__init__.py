@@ -3,7 +3,7 @@
 Schürholt et al., NeurIPS 2022 (https://arxiv.org/abs/2209.14733); see ``docs/generate.md``.
 """
 
-from weightzoo.generate.api import Generated, generate, write_generated_zoo
+from weightzoo.generate.api import Generated, default_settings, generate, write_generated_zoo
 from weightzoo.generate.decode import decode_latents, load_generated, recalibrate_batchnorm
 from weightzoo.generate.evaluate import (
     EvalConfig,
@@ -28,6 +28,7 @@ __all__ = [
     "Generated",
     "build_sampler",
     "decode_latents",
+    "default_settings",
     "evaluate_generation",
     "generate",
     "list_samplers",

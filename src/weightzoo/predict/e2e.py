@@ -59,14 +59,9 @@ class E2EConfig(BaseModel):
 
 
 def embed_batch(encoder: Any, batch: Any) -> Tensor:
-    """Differentiable embeddings ``(B, embed_dim)`` of a collated batch.
-
-    Encoders implement the protocol's ``module(batch)`` through ``_embed``
-    where the module takes part of the batch (SNE's module reads the chunks,
-    not the networks kept for the invariance term).
-    """
-    embed = getattr(encoder, "_embed", None)
-    return embed(batch) if embed is not None else encoder.module(batch)
+    """Differentiable embeddings ``(B, embed_dim)`` of a collated batch: the protocol's
+    public ``encoder.module(batch)``."""
+    return encoder.module(batch)
 
 
 def _targets_tensor(
