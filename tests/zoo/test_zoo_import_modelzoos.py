@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from weightzoo.cli import main
+from weightzoo.errors import ZooFormatError
 from weightzoo.zoo import Zoo, verify_zoo
 from weightzoo.zoo.importers import NothingImportedError, import_modelzoos
 
@@ -252,3 +255,88 @@ def test_nothing_importable_raises_with_report(tmp_path: Path) -> None:
         import_modelzoos(tmp_path / "src", tmp_path / "out")
     assert "params.json is not readable JSON" in str(info.value)
     assert len(info.value.report.skipped) == 1 and not (tmp_path / "out").exists()
+
+
+def _small_source(root: Path, trials: int, epochs: int) -> Path:
+    gen = torch.Generator().manual_seed(3)
+    for t in range(trials):
+        states = {e: _cnn_state(gen, large=False, dropout=False) for e in range(epochs)}
+        results = [_result(e, 0.1) for e in range(epochs)]
+        _trial(root, "exp", f"t{t}", _params("relu", 0.0, t), results, states)
+    return root
+
+
+def _live_tensor_bytes(exclude: set[int]) -> int:
+    """Bytes of the distinct storages of live tensors, leaving out those in ``exclude``."""
+    seen: dict[int, int] = {}
+    for obj in gc.get_objects():
+        if issubclass(type(obj), torch.Tensor) and obj.device.type == "cpu":
+            storage = obj.untyped_storage()
+            if storage.data_ptr() not in exclude:
+                seen[storage.data_ptr()] = storage.nbytes()
+    return sum(seen.values())
+
+
+def test_import_holds_one_shard_epoch_and_one_checkpoint_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """6 trials x 3 epochs, 2 models per shard: an import holding everything keeps 18
+    checkpoints' tensors alive; a streaming one at most one epoch of one shard (2) plus one."""
+    import weightzoo.zoo.writer as writer
+
+    src = _small_source(tmp_path / "src", trials=6, epochs=3)
+    ckpt_bytes = 4 * sum(v.numel() for v in _cnn_state(torch.Generator(), large=False,
+                                                       dropout=False).values())  # fmt: skip
+    gc.collect()
+    baseline = {
+        o.untyped_storage().data_ptr()
+        for o in gc.get_objects()
+        if issubclass(type(o), torch.Tensor)
+    }
+    loaded: list[list[weakref.ref]] = []
+    peak_loaded = [0]
+    real_load, real_write_epoch = torch.load, writer.write_epoch
+
+    def counting_load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        # a checkpoint counts as alive while any of its tensors is referenced
+        alive = sum(any(r() is not None for r in refs) for refs in loaded)
+        peak_loaded[0] = max(peak_loaded[0], alive + 1)
+        state = real_load(*args, **kwargs)
+        loaded.append([weakref.ref(v) for v in state.values()])
+        return state
+
+    peak_bytes = [0]
+
+    def measuring_write_epoch(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        peak_bytes[0] = max(peak_bytes[0], _live_tensor_bytes(baseline))
+        return real_write_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counting_load)
+    monkeypatch.setattr(writer, "write_epoch", measuring_write_epoch)
+    report = import_modelzoos(src, tmp_path / "zoo", max_per_shard=2)
+
+    assert 0 < peak_bytes[0] <= 3 * ckpt_bytes  # one epoch of a 2-model shard + one checkpoint
+    assert peak_loaded[0] <= 2  # the one being loaded and, at most, the one before it
+    # each checkpoint is read twice: validated, then loaded again when its epoch is written
+    assert report.models == 6 and report.checkpoints == 18 and len(loaded) == 2 * 18
+    assert verify_zoo(tmp_path / "zoo").ok
+
+
+@pytest.mark.parametrize("change", ["rewritten", "removed"])
+def test_checkpoint_changed_between_passes_fails_naming_it(tmp_path: Path, change: str) -> None:
+    src = _small_source(tmp_path / "src", trials=2, epochs=2)
+    victim = src / "exp" / "t1" / "checkpoint_000001" / "checkpoints"
+    out = tmp_path / "out" / "zoo"
+
+    def tamper(done: int, total: int) -> None:
+        if done == 2 and total == 2:  # every trial validated, nothing written yet
+            if change == "removed":
+                victim.unlink()
+            else:
+                torch.save(_cnn_state(torch.Generator().manual_seed(9), large=False,
+                                      dropout=False), victim)  # fmt: skip
+
+    with pytest.raises(ZooFormatError, match="changed|disappeared") as info:
+        import_modelzoos(src, out, progress=tamper)
+    assert str(victim) in str(info.value)
+    assert not out.exists() and list((tmp_path / "out").iterdir()) == []  # no temp folder left

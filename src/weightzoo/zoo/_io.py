@@ -19,6 +19,7 @@ import io
 import json
 import os
 import posixpath
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -261,3 +262,24 @@ def parquet_bytes(df) -> bytes:  # noqa: ANN001  (pandas DataFrame)
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
     return buf.getvalue()
+
+
+def swap_dir_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished folder ``tmp`` to ``out``, replacing what is there.
+
+    An existing ``out`` is moved aside first and deleted only after the rename,
+    so an interruption leaves either the old folder or the new one, never a mix.
+    """
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        if old is not None:
+            with contextlib.suppress(OSError):
+                os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -66,7 +66,8 @@ def write_epoch(
     return atomic_save_safetensors(safe_join(root, epoch_relpath(shard, epoch)), tensors, meta)
 
 
-_DTYPES = {
+# safetensors dtype codes; the merge package reads checkpoints with the same table.
+SAFETENSORS_DTYPES: dict[str, torch.dtype] = {
     "F64": torch.float64,
     "F32": torch.float32,
     "F16": torch.float16,
@@ -77,6 +78,8 @@ _DTYPES = {
     "I8": torch.int8,
     "U8": torch.uint8,
     "BOOL": torch.bool,
+    "F8_E4M3": torch.float8_e4m3fn,
+    "F8_E5M2": torch.float8_e5m2,
 }
 _MAX_HEADER = 100 * 2**20  # the safetensors limit; a larger length field means a corrupt file
 
@@ -133,7 +136,7 @@ class StackedFile:
             self._start = 8 + n
             self.tensors: dict[str, tuple[torch.dtype, tuple[int, ...], int]] = {}
             for name, info in header.items():
-                dtype = _DTYPES[info["dtype"]]
+                dtype = SAFETENSORS_DTYPES[info["dtype"]]
                 shape = tuple(int(d) for d in info["shape"])
                 begin, end = (int(x) for x in info["data_offsets"])
                 expected = math.prod(shape) * torch.empty((), dtype=dtype).element_size()

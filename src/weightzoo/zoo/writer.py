@@ -7,11 +7,9 @@ interrupted write leaves no half zoo under the final name.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +22,7 @@ import torch
 from weightzoo import __version__
 from weightzoo.arch import ArchSpec, build_model, num_params, resolve_spec
 from weightzoo.errors import ZooExistsError, ZooFormatError
-from weightzoo.zoo._io import atomic_write_json
+from weightzoo.zoo._io import atomic_write_json, swap_dir_into_place
 from weightzoo.zoo.catalog import rebuild_catalog, write_catalog
 from weightzoo.zoo.format import FORMAT_VERSION, MANIFEST, check_name
 from weightzoo.zoo.shardfiles import METRICS, write_epoch
@@ -291,29 +289,12 @@ def write_zoo(
                     progress(done, total)
         write_catalog(tmp, rebuild_catalog(tmp, manifest))
         atomic_write_json(tmp / MANIFEST, manifest)
-        _swap_into_place(tmp, out)
+        swap_dir_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("wrote zoo %s: %d models in %d shards", out, len(models), len(plan))
     return Zoo.open(out)
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``; an old zoo there is moved aside first, then deleted."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        if old is not None:
-            with contextlib.suppress(OSError):
-                os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["ModelCheckpoints", "ZooShard", "group_models", "write_zoo"]

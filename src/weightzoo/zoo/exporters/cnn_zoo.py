@@ -19,9 +19,7 @@ slices from ``layout.csv``) read it as they read the released zoo.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -33,6 +31,7 @@ import pandas as pd
 
 from weightzoo.arch import ArchSpec
 from weightzoo.errors import ZooExistsError, ZooFormatError
+from weightzoo.zoo._io import swap_dir_into_place
 from weightzoo.zoo.exporters._tf_layout import (
     HP_TO_COLUMN,
     METRIC_COLUMNS,
@@ -144,7 +143,7 @@ def export_cnn_zoo(
             json.dumps({"spec": spec.to_dict(), "source_zoo": zoo.name, "url": URL}, indent=2)
             + "\n"
         )
-        _replace(tmp, out)
+        swap_dir_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -172,22 +171,6 @@ def _metrics_frame(zoo: Zoo, rows: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame.from_records(records)
     config_cols = sorted(c for c in df.columns if c.startswith("config."))
     return df[[*config_cols, "modeldir", "step", *METRIC_COLUMNS]]
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        if old is not None:
-            with contextlib.suppress(OSError):
-                os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["URL", "export_cnn_zoo"]

@@ -21,26 +21,38 @@ variant applies dropout functionally without shifting them; both are mapped by
 the order of the parameterized modules, checked against the shapes of
 weightzoo's ``cnn_s`` / ``cnn_l``. Checkpoints are read with
 ``torch.load(weights_only=True)`` only.
+
+Memory: a published zoo holds thousands of trials, so no tensor is kept between
+checkpoints. A first pass reads and validates every checkpoint and keeps only
+the plan (file, epoch, key order, a BLAKE2 digest of its bytes); ``write_zoo``
+then asks a lazy mapping for one epoch of one shard at a time, which reads each
+checkpoint once more. Peak memory is about one epoch of one shard plus one
+checkpoint. A file that changes or disappears between the passes aborts the
+import with an error naming it (the zoo is built in a temporary folder, so
+nothing half-written remains).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import math
 import pickle
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from weightzoo.arch import ArchSpec, arch_layers, param_shapes
+from weightzoo.arch import ArchSpec, arch_layers, param_shapes, resolve_spec
 from weightzoo.errors import ConfigError, ZooFormatError
 from weightzoo.zoo.importers.report import ImportReport, NothingImportedError
-from weightzoo.zoo.writer import ModelCheckpoints, group_models, write_zoo
+from weightzoo.zoo.writer import ZooShard, write_zoo
 
 log = logging.getLogger(__name__)
 
@@ -158,11 +170,17 @@ def _first_line(e: Exception) -> str:
     return (text.splitlines()[0] if text else type(e).__name__)[:200]
 
 
-def _load_state(path: Path) -> dict[str, torch.Tensor]:
+def _load_state(path: Path) -> tuple[dict[str, torch.Tensor], str]:
+    """The validated state dict and the BLAKE2b digest of the file's bytes."""
     if not path.is_file():
         raise _Skip("checkpoint file 'checkpoints' is missing")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        raw = path.read_bytes()
+    except OSError as e:
+        raise _Skip(f"unreadable checkpoint file ({e})") from None
+    digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+    try:
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise _Skip(f"refused by torch.load(weights_only=True): {_first_line(e)}") from None
     except Exception as e:  # RuntimeError (truncated zip), EOFError, ...
@@ -172,7 +190,7 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise _Skip(f"non-finite weights (NaN/inf) in {', '.join(sorted(bad)[:3])}")
-    return state
+    return state, digest
 
 
 def _ordered_params(state: dict[str, torch.Tensor]) -> list[tuple[str, torch.Size]]:
@@ -209,9 +227,34 @@ def _spec_for(
     raise _Skip(f"parameter shapes {list(shapes)} match neither cnn_s nor cnn_l at any input size")
 
 
-def _read_trial(
-    trial: Path, report: ImportReport
-) -> tuple[ArchSpec, dict[str, Any], dict[int, dict[str, torch.Tensor]], dict[int, dict]] | None:
+@dataclass(frozen=True)
+class _CheckpointPlan:
+    """What the write pass needs to re-read one validated checkpoint (no tensors)."""
+
+    path: Path
+    digest: str  # BLAKE2b of the file's bytes when it was validated
+    keys: tuple[str, ...]  # state dict keys in weightzoo's parameter order
+
+
+@dataclass
+class _TrialPlan:
+    """One importable trial: its architecture, hyperparameters, checkpoints and metrics."""
+
+    spec: ArchSpec
+    hyperparameters: dict[str, Any]
+    names: tuple[str, ...]  # weightzoo parameter names, in order
+    checkpoints: dict[int, _CheckpointPlan]
+    metrics: dict[int, dict[str, float | None]]
+
+
+@lru_cache(maxsize=64)
+def _shared_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple object per distinct key order: the plan of 50k checkpoints stays small."""
+    return keys
+
+
+def _read_trial(trial: Path, report: ImportReport) -> _TrialPlan | None:
+    """Validate every checkpoint of ``trial``; keep the plan, drop the tensors."""
     try:
         params = _read_params(trial)
         hp = _hyperparameters(params)
@@ -219,12 +262,13 @@ def _read_trial(
         report.skip(trial, str(e))
         return None
     results = _read_results(trial, report)
-    weights: dict[int, dict[str, torch.Tensor]] = {}
+    checkpoints: dict[int, _CheckpointPlan] = {}
     spec: ArchSpec | None = None
+    names: tuple[str, ...] = ()
     for ckpt in sorted(p for p in trial.iterdir() if _CHECKPOINT_DIR.match(p.name)):
         epoch = int(_CHECKPOINT_DIR.match(ckpt.name).group(1))
         try:
-            state = _load_state(ckpt / "checkpoints")
+            state, digest = _load_state(ckpt / "checkpoints")
             ordered = _ordered_params(state)
             got, names = _spec_for(
                 tuple(tuple(s) for _, s in ordered),
@@ -236,18 +280,99 @@ def _read_trial(
         except _Skip as e:
             report.skip(ckpt / "checkpoints", str(e), "checkpoint")
             continue
+        finally:
+            state = None  # never hold one checkpoint's tensors while reading the next
         spec = got
-        weights[epoch] = {
-            name: state[key].to(torch.float32).clone()
-            for name, (key, _) in zip(names, ordered, strict=True)
-        }
-    if not weights:
+        keys = _shared_keys(tuple(k for k, _ in ordered))
+        checkpoints[epoch] = _CheckpointPlan(ckpt / "checkpoints", digest, keys)
+    if not checkpoints:
         report.skip(trial, "no readable checkpoint")
         return None
     hp.update(experiment=trial.parent.name, trial=trial.name)
-    metrics = {e: results[e] for e in weights if e in results}
+    metrics = {e: results[e] for e in checkpoints if e in results}
     assert spec is not None
-    return spec, hp, weights, metrics
+    return _TrialPlan(spec, hp, names, checkpoints, metrics)
+
+
+def _reload(plan: _CheckpointPlan) -> dict[str, torch.Tensor]:
+    """Re-read a checkpoint validated in the first pass; refuse one that changed since.
+
+    The same bytes were validated (NaN/inf, keys, shapes), so an equal digest is enough.
+    """
+    try:
+        raw = plan.path.read_bytes()
+    except OSError as e:
+        raise ZooFormatError(
+            f"{plan.path}: checkpoint disappeared or became unreadable since it was "
+            f"validated ({e.strerror or e}); nothing was written, run the import again"
+        ) from None
+    if hashlib.blake2b(raw, digest_size=16).hexdigest() != plan.digest:
+        raise ZooFormatError(
+            f"{plan.path}: checkpoint changed since it was validated; "
+            "nothing was written, run the import again"
+        )
+    return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+
+
+class _LazyEpochs(Mapping):
+    """``epoch -> name -> (M, *shape)`` float32, stacked from the checkpoint files when asked.
+
+    Only one checkpoint is held at a time besides the M-model stack being filled.
+    """
+
+    def __init__(self, members: list[_TrialPlan], epochs: tuple[int, ...]) -> None:
+        self.members, self.epochs = members, epochs
+
+    def __getitem__(self, epoch: int) -> dict[str, torch.Tensor]:
+        if epoch not in self.epochs:
+            raise KeyError(epoch)
+        first = self.members[0]
+        stacked: dict[str, torch.Tensor] = {}
+        for row, member in enumerate(self.members):
+            plan = member.checkpoints[epoch]
+            state = _reload(plan)
+            for name, key in zip(member.names, plan.keys, strict=True):
+                tensor = state[key]
+                if row == 0:
+                    stacked[name] = torch.empty(
+                        (len(self.members), *tensor.shape), dtype=torch.float32
+                    )
+                if tensor.shape != stacked[name].shape[1:]:
+                    raise ZooFormatError(
+                        f"{plan.path}: {key} has shape {tuple(tensor.shape)}, expected "
+                        f"{tuple(stacked[name].shape[1:])} as in {first.checkpoints[epoch].path}"
+                    )
+                stacked[name][row].copy_(tensor)  # copy_ casts to float32
+            del state
+        return stacked
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.epochs)
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+
+def _plan_shards(trials: list[tuple[str, _TrialPlan]], max_per_shard: int) -> list[ZooShard]:
+    """Shards as ``group_models`` forms them (same spec and epochs), with lazy weights."""
+    groups: dict[tuple[str, tuple[int, ...]], list[tuple[str, _TrialPlan]]] = {}
+    for mid, t in trials:
+        key = (resolve_spec(t.spec.replace(dropout=0.0)).to_json(), tuple(sorted(t.checkpoints)))
+        groups.setdefault(key, []).append((mid, t))
+    shards = []
+    for (_, epochs), members in groups.items():
+        for lo in range(0, len(members), max_per_shard):
+            part = members[lo : lo + max_per_shard]
+            shards.append(
+                ZooShard(
+                    spec=part[0][1].spec.replace(dropout=0.0),
+                    model_ids=[mid for mid, _ in part],
+                    hyperparameters=[t.hyperparameters for _, t in part],
+                    weights=_LazyEpochs([t for _, t in part], epochs),
+                    metrics={e: [t.metrics.get(e, {}) for _, t in part] for e in epochs},
+                )
+            )
+    return shards
 
 
 def import_modelzoos(
@@ -263,7 +388,8 @@ def import_modelzoos(
 
     Bad items (unreadable params.json, malformed result.json lines, missing or
     refused checkpoints, NaN weights) are skipped, recorded in the report, and
-    the import goes on.
+    the import goes on. Checkpoints are validated in a first pass and read again
+    one shard epoch at a time while writing, so memory does not grow with the zoo.
 
     Args:
         src: a Model Zoos folder (``<experiment>/<trial>/...``) or one experiment folder.
@@ -277,7 +403,8 @@ def import_modelzoos(
         The report, with ``report.zoo`` the new zoo.
 
     Raises:
-        ZooFormatError: ``src`` is not a folder or holds no trial.
+        ZooFormatError: ``src`` is not a folder or holds no trial, or a checkpoint
+            changed or disappeared between validation and writing (nothing is written).
         NothingImportedError: no model could be imported (the report says why).
         ZooExistsError: ``out`` is taken.
     """
@@ -291,18 +418,17 @@ def import_modelzoos(
             f"{src}: no <experiment>/<trial>/params.json here; expected a Model Zoos folder "
             "as Ray Tune writes it"
         )
-    models: list[ModelCheckpoints] = []
+    models: list[tuple[str, _TrialPlan]] = []
     for i, trial in enumerate(trials):
         got = _read_trial(trial, report)
         if got is not None:
-            spec, hp, weights, metrics = got
-            models.append(ModelCheckpoints(f"m{len(models):05d}", spec, hp, weights, metrics))
+            models.append((f"m{len(models):05d}", got))
         if progress is not None:
             progress(i + 1, len(trials))
     if not models:
         raise NothingImportedError(report)
     report.models = len(models)
-    report.checkpoints = sum(len(m.weights) for m in models)
+    report.checkpoints = sum(len(t.checkpoints) for _, t in models)
 
     def on_write(done: int, total: int) -> None:
         if progress is not None:
@@ -310,7 +436,7 @@ def import_modelzoos(
 
     report.zoo = write_zoo(
         out,
-        group_models(models, max_per_shard=max_per_shard),
+        _plan_shards(models, max_per_shard),
         name=name or src.resolve().name,
         dataset={"name": _dataset_name(trials)},
         provenance={
