@@ -192,14 +192,59 @@ class ZooConfig(BaseModel):
         return sorted({0, self.epochs, *self.checkpoint_epochs})
 
 
-def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.0.c`` in nested dicts and lists (an integer key indexes a list)."""
     keys = dotted.split(".")
-    for k in keys[:-1]:
-        nxt = d.setdefault(k, {})
-        if not isinstance(nxt, dict):
-            raise ConfigError(f"override {dotted}: {k!r} is not a section")
-        d = nxt
-    d[keys[-1]] = value
+    node: Any = raw
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(
+                    f"override {dotted}: {key!r} is not an index of a {len(node)}-item list"
+                )
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+        elif isinstance(node, dict):
+            if last:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+        else:
+            raise ConfigError(f"override {dotted}: {keys[i - 1]!r} is not a section")
+
+
+def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """The top-level mapping of a YAML file.
+
+    Raises:
+        ConfigError: missing file, invalid YAML or not a mapping (naming the file).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: {what} file not found")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level")
+    return raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> None:
+    """Apply ``key.sub=value`` overrides in place; values are parsed as YAML (else kept as text)."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. epochs=5")
+        key, value = item.split("=", 1)
+        try:
+            parsed = yaml.safe_load(value) if value else None
+        except yaml.YAMLError:
+            parsed = value
+        set_dotted(raw, key.strip(), parsed)
 
 
 def _format_validation(err: ValidationError, source: str) -> str:
@@ -237,27 +282,9 @@ def load_yaml_config(
     Raises:
         ConfigError: unreadable file, bad override or an invalid field (named).
     """
-    raw: dict[str, Any] = {}
+    raw = read_yaml_mapping(path) if path is not None else {}
+    apply_overrides(raw, overrides)
     source = str(path) if path else "config"
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"{p}: config file not found")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{p}: expected a mapping at the top level")
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected key=value, e.g. epochs=5")
-        key, value = item.split("=", 1)
-        try:
-            parsed = yaml.safe_load(value) if value else None
-        except yaml.YAMLError:
-            parsed = value
-        _set_path(raw, key.strip(), parsed)
     return parse_config(model, raw, source)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from encode_nets import make_nets
 
+from weightzoo._threads import torch_threads
 from weightzoo.arch import ArchSpec
 
 MLP = ArchSpec("mlp", (1, 40), widths=(16, 12))
@@ -14,10 +14,8 @@ MLP = ArchSpec("mlp", (1, 40), widths=(16, 12))
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Tiny tensors gain nothing from a second thread, and lose a lot on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from train_zoo_helpers import ENGINE_CONFIG, check_same_zoo, kill_worker_when
 
-from conftest import ENGINE_CONFIG, check_same_zoo, kill_worker_when
 from weightzoo.config import ZooConfig, parse_config
 from weightzoo.errors import ConfigError, WeightzooError
 from weightzoo.train.engines import ENGINES, make_engine

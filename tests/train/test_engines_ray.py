@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from train_zoo_helpers import ENGINE_CONFIG, check_same_zoo, kill_worker_when
 
-from conftest import ENGINE_CONFIG, check_same_zoo, kill_worker_when
 from weightzoo.config import ZooConfig, parse_config
 from weightzoo.errors import ConfigError
 from weightzoo.train.engines import make_engine

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from weightzoo._threads import torch_threads
 from weightzoo.arch import ArchSpec, arch_layers, build_model, list_archs
 from weightzoo.train.batched import population_forward
 from weightzoo.train.population import ModelHP, Population, init_single
@@ -32,10 +33,8 @@ def _two_threads():
     # cnn_s model 0 (SGD, lr 0.05) ends 3.5e-4 apart between 1 and 2 threads,
     # whatever the population does. Pin the count so the comparison is the same
     # everywhere (CI has 2 cores).
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(2):
+        yield
 
 
 def _spec(family: str, activation: str = "tanh") -> ArchSpec:

@@ -9,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
-from safetensors.torch import load_file
+from train_zoo_helpers import check_same_zoo, epoch_files
 
 CONFIG = {
     "name": "resume",
@@ -43,28 +42,6 @@ def _cmd(config: Path, out: Path) -> list[str]:
     ]
 
 
-def _epoch_files(root: Path) -> dict[str, Path]:
-    return {
-        p.relative_to(root).as_posix(): p
-        for p in sorted((root / "shards").rglob("epoch_*.safetensors"))
-    }
-
-
-def _assert_same_zoo(a: Path, b: Path) -> None:
-    cat_a = pd.read_parquet(a / "catalog.parquet")
-    cat_b = pd.read_parquet(b / "catalog.parquet")
-    pd.testing.assert_frame_equal(cat_a, cat_b)
-    assert not cat_a.duplicated(["model_id", "epoch"]).any()
-    files_a, files_b = _epoch_files(a), _epoch_files(b)
-    assert list(files_a) == list(files_b)
-    for rel in files_a:
-        ta, tb = load_file(files_a[rel]), load_file(files_b[rel])
-        assert ta.keys() == tb.keys()
-        for k in ta:
-            assert (ta[k] == tb[k]).all(), f"{rel}:{k} differs after resume"
-    assert not list(b.rglob("*.tmp")), "temporary files left behind"
-
-
 @pytest.mark.slow
 def test_kill_minus_9_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
     config = tmp_path / "zoo.yaml"
@@ -92,8 +69,8 @@ def test_kill_minus_9_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
     assert not (out / "catalog.parquet").exists() or kills < 3
     done = subprocess.run(_cmd(config, out), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    _assert_same_zoo(ref, out)
+    check_same_zoo(ref, out)
     # A rerun of a finished zoo changes nothing.
-    before = {rel: p.stat().st_mtime_ns for rel, p in _epoch_files(out).items()}
+    before = {rel: p.stat().st_mtime_ns for rel, p in epoch_files(out).items()}
     subprocess.run(_cmd(config, out), check=True, capture_output=True, timeout=300)
-    assert before == {rel: p.stat().st_mtime_ns for rel, p in _epoch_files(out).items()}
+    assert before == {rel: p.stat().st_mtime_ns for rel, p in epoch_files(out).items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,24 @@ class EncoderBase:
             # its layout from the spec and must see the layers in the same order.
             self.layout_ = WeightLayout.from_spec(self.spec_)
             self._check_arch(nets)
+
+    def fit(
+        self,
+        nets: Sequence[Network],
+        *,
+        seed: int = 0,
+        epochs: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Any:
+        """Fit the per-layer standardization on training networks and build the module.
+
+        Encoders trained only end to end (``flat``, ``nfn``) use this as is;
+        ``epochs`` and ``progress`` are for those that train here (``hyperrep``).
+        """
+        self._fit_common(nets)
+        torch.manual_seed(seed)
+        self.module = self._build_module()
+        return self
 
     def _check_fitted(self) -> None:
         if self.standardizer_ is None:

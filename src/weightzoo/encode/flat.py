@@ -6,9 +6,8 @@ and of SNE's tables; it sees every weight but none of the symmetry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 from weightzoo.encode._base import EncoderBase
@@ -39,20 +38,6 @@ class FlatEncoder(EncoderBase):
             embed_dim=embed_dim,
             device=device,
         )
-
-    def fit(
-        self,
-        nets: Sequence[Network],
-        *,
-        seed: int = 0,
-        epochs: int | None = None,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> FlatEncoder:
-        """Fit the per-layer standardization on training networks and build the MLP."""
-        self._fit_common(nets)
-        torch.manual_seed(seed)
-        self.module = self._build_module()
-        return self
 
     def _build_module(self) -> nn.Module:
         d, h, p = self.layout_.num_params, self.params["hidden"], self.params["dropout"]

@@ -10,10 +10,9 @@ so the conv's channels stay the permuted axis.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from weightzoo.encode._base import EncoderBase
@@ -108,20 +107,6 @@ class NFNEncoder(EncoderBase):
         return _NFNModule(self._shapes, hidden=self.params["hidden"], embed_dim=self.embed_dim).to(
             self.device
         )
-
-    def fit(
-        self,
-        nets: Sequence[Network],
-        *,
-        seed: int = 0,
-        epochs: int | None = None,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> NFNEncoder:
-        """Fit the per-layer standardization and build the equivariant network (trained end to end)."""
-        self._fit_common(nets)
-        torch.manual_seed(seed)
-        self.module = self._build_module()
-        return self
 
     def collate(self, nets: Sequence[Network]) -> tuple[list[Tensor], list[Tensor]]:
         """``nfn`` weight-space features: weights ``(B, 1, out, in[, h, w])`` and biases ``(B, 1, out)``."""

@@ -15,6 +15,7 @@ import logging
 import time
 from pathlib import Path
 
+from weightzoo._threads import torch_threads
 from weightzoo.report import ReportSection
 from weightzoo.zoo.zoo import Zoo
 
@@ -42,17 +43,11 @@ def run_demo_section(zoo: Zoo, out_dir: Path, *, quick: bool) -> ReportSection:
     Returns:
         The report section (a table, the p-value, distances, a plot).
     """
-    import torch
-
     plan = _QUICK if quick else _FULL
     # Tiny matrices: a second thread only adds synchronization, and on a busy
     # 2-core machine it made this section 10-20x slower (84-151 s against 7 s).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _run(zoo, Path(out_dir), plan)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(zoo: Zoo, out_dir: Path, plan: dict) -> ReportSection:

@@ -108,9 +108,9 @@ def run_demo_section(zoo: Zoo, out_dir: Path, *, quick: bool) -> ReportSection:
     Returns:
         The section (Markdown with tables, and figures).
     """
+    from weightzoo._threads import torch_threads
     from weightzoo.merge.finetune_zoo import FinetuneZooConfig, build_finetune_zoo
     from weightzoo.merge.glue.benchmark import compare_merges
-    from weightzoo.merge.moe import one_thread
     from weightzoo.train.build import load_config_data
 
     start = time.perf_counter()
@@ -119,7 +119,7 @@ def run_demo_section(zoo: Zoo, out_dir: Path, *, quick: bool) -> ReportSection:
     config = parse_config(ZooConfig, zoo.manifest["config"], "zoo config")
     data = load_config_data(config)
     final = _final_rows(zoo)
-    with one_thread():
+    with torch_threads(1):
         rebasin_md, figures = _rebasin(zoo, final, out_dir, data)
     best = str(final["model_id"].iloc[0])
     spec = zoo.spec(best)

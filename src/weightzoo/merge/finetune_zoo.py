@@ -35,11 +35,12 @@ from safetensors.torch import load_file, save
 from torch import Tensor
 from torch.func import functional_call
 
+from weightzoo._threads import torch_threads
 from weightzoo.arch import ArchSpec, build_model
 from weightzoo.config import dump_yaml
 from weightzoo.data import load_dataset
 from weightzoo.errors import ConfigError, WeightzooError
-from weightzoo.merge.moe import FlatAdam, one_thread
+from weightzoo.merge.moe import FlatAdam
 from weightzoo.seeding import derive_seed, generator
 from weightzoo.zoo._io import atomic_write_bytes, atomic_write_json
 
@@ -194,6 +195,7 @@ def make_tasks(
     return tasks
 
 
+@torch_threads(1)
 def train_weights(
     spec: ArchSpec,
     weights: dict[str, Tensor],
@@ -206,21 +208,6 @@ def train_weights(
     seed: int,
 ) -> dict[str, Tensor]:
     """Train all parameters with Adam from ``weights``; returns new weights (inputs untouched)."""
-    with one_thread():
-        return _train(spec, weights, x, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
-
-
-def _train(
-    spec: ArchSpec,
-    weights: dict[str, Tensor],
-    x: Tensor,
-    y: Tensor,
-    *,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    seed: int,
-) -> dict[str, Tensor]:
     model = build_model(spec)
     model.load_state_dict(weights)
     model.train()
@@ -253,7 +240,7 @@ def evaluate_accuracy(
         Task name -> accuracy in [0, 1].
     """
     out = {}
-    with one_thread():  # the zoo's models are tiny; see ``one_thread``
+    with torch_threads(1):  # the zoo's models are tiny; see ``torch_threads``
         for name, task in tasks.items():
             x, y = task.split(split)
             out[name] = float((predict(x).argmax(1) == y).float().mean())

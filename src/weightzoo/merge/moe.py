@@ -20,19 +20,18 @@ experts is the plain output ensemble.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from weightzoo._threads import torch_threads
 from weightzoo.errors import ConfigError, WeightzooError
 
 __all__ = [
     "MERGEKIT_MOE_URL",
-    "one_thread",
     "ModelMixture",
     "hidden_gate_vectors",
     "output_ensemble",
@@ -43,22 +42,6 @@ __all__ = [
 MERGEKIT_MOE_URL = "https://github.com/arcee-ai/mergekit/blob/main/docs/moe.md"
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread inside the block (restored after).
-
-    Models of a few thousand parameters on batches of ~64: intra-op threads cost
-    more than they save (3.4 ms vs 116 ms per Adam step measured on a loaded
-    2-core machine).
-    """
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 class FlatAdam:
@@ -287,7 +270,7 @@ def train_router(
     losses = []
     mixture.dense = True
     try:
-        with one_thread():
+        with torch_threads(1):
             _router_epochs(mixture, opt, x, y, epochs, batch_size, g, losses)
     finally:
         mixture.dense = False

@@ -9,11 +9,9 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from weightzoo.config import parse_config
-from weightzoo.errors import ConfigError
+from weightzoo.config import apply_overrides, parse_config, read_yaml_mapping, set_dotted
 from weightzoo.predict.e2e import E2EConfig
 from weightzoo.predict.tasks import TASKS
 
@@ -126,30 +124,6 @@ class BenchmarkConfig(BaseModel):
         return self
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.0.c`` in nested dicts and lists (an integer key indexes a list)."""
-    keys = dotted.split(".")
-    node: Any = raw
-    for i, key in enumerate(keys):
-        last = i == len(keys) - 1
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                raise ConfigError(
-                    f"override {dotted}: {key!r} is not an index of a {len(node)}-item list"
-                )
-            if last:
-                node[int(key)] = value
-            else:
-                node = node[int(key)]
-        elif isinstance(node, dict):
-            if last:
-                node[key] = value
-            else:
-                node = node.setdefault(key, {})
-        else:
-            raise ConfigError(f"override {dotted}: {keys[i - 1]!r} is not a section")
-
-
 def load_benchmark_config(
     path: str | Path, overrides: list[str] | None = None, *, quick: bool = False
 ) -> BenchmarkConfig:
@@ -161,22 +135,11 @@ def load_benchmark_config(
         ConfigError: unreadable file or invalid field (named).
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: benchmark config file not found")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level")
+    raw = read_yaml_mapping(p, "benchmark config")
     if quick:
         for key, value in (raw.get("quick") or {}).items():
-            _set_dotted(raw, key, copy.deepcopy(value))
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected key=value, e.g. seeds=[0]")
-        key, value = item.split("=", 1)
-        _set_dotted(raw, key.strip(), yaml.safe_load(value) if value else None)
+            set_dotted(raw, key, copy.deepcopy(value))
+    apply_overrides(raw, overrides)
     for key in ("train_zoo", "test_zoo"):
         zoo = raw.get(key)
         for field in ("config", "path"):

@@ -17,16 +17,14 @@ demo zoo takes minutes, not the demo's seconds.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from weightzoo._threads import torch_threads
 from weightzoo.predict._data import load_networks, select_rows
 from weightzoo.predict.e2e import E2EConfig, train_end_to_end
 from weightzoo.predict.metrics import score_task
@@ -46,18 +44,6 @@ _TASK = "test_acc"
 # Ten checkpoints per model, denser early where accuracy moves most: the
 # full demo zoo has 31 per model, and all 6,696 would not fit the demo's time.
 _EPOCHS = (0, 1, 2, 3, 5, 8, 12, 17, 23, 30)
-
-
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    # The demo's small networks gain nothing from a second thread, and on a
-    # busy 2-core machine two threads made this section 6x slower (59 s vs 9 s).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _num(value: float) -> str:
@@ -98,7 +84,7 @@ def run_demo_section(zoo: Zoo, out_dir: Path, *, quick: bool) -> ReportSection:
     Returns:
         A section with a table (Kendall tau, R², seconds) and a scatter figure.
     """
-    with _one_torch_thread():
+    with torch_threads(1):  # see torch_threads: 59 s vs 9 s here
         return _run(zoo, Path(out_dir), quick=quick)
 
 

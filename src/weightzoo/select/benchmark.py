@@ -28,10 +28,10 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from weightzoo._threads import torch_threads
 from weightzoo.select._bench_ood import OODSettings, run_ood
 from weightzoo.select._bench_report import write_outputs
 from weightzoo.select._rank_methods import extract_all, score_candidates
-from weightzoo.select._threads import single_thread
 from weightzoo.select.candidates import (
     CandidateZoo,
     CandidateZooConfig,
@@ -186,7 +186,7 @@ def prepare_zoo(
     return zoo, build_ground_truth(zoo, gt_config, progress=progress)
 
 
-@single_thread()
+@torch_threads(1)
 def run_benchmark(
     config: BenchmarkConfig, *, progress: Callable[[int, int], None] | None = None
 ) -> BenchmarkResult:

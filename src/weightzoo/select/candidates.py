@@ -26,6 +26,7 @@ from pydantic import ConfigDict
 from safetensors.torch import load_file
 from torch import nn
 
+from weightzoo._threads import torch_threads
 from weightzoo.arch import ArchSpec, build_model
 from weightzoo.config import parse_config
 from weightzoo.data import SplitData
@@ -36,7 +37,6 @@ from weightzoo.select._candidate_config import (
     default_candidate_zoo_config,
 )
 from weightzoo.select._candidate_tasks import SHIFTS, TaskSpec, load_task
-from weightzoo.select._threads import single_thread
 from weightzoo.train import ModelHP, train_alone
 from weightzoo.zoo._io import atomic_save_safetensors, atomic_write_json
 
@@ -206,7 +206,7 @@ def _file_name(name: str) -> str:
     return name.replace("/", "__") + ".safetensors"
 
 
-@single_thread()
+@torch_threads(1)
 def build_candidate_zoo(
     config: CandidateZooConfig,
     root: str | Path,

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from weightzoo._threads import torch_threads
 from weightzoo.data import SplitData, load_dataset
 from weightzoo.data.domains import apply_shift
 from weightzoo.report import ReportSection
 from weightzoo.select._bench_report import _md_table, plot_benchmark
 from weightzoo.select._rank_methods import extract_all, score_candidates
-from weightzoo.select._threads import single_thread
 from weightzoo.select.candidates import zoo_extractors
 from weightzoo.select.groundtruth import finetune
 from weightzoo.select.ranking import RANKING_METRICS
@@ -71,7 +71,7 @@ def _target(data: SplitData, classes: tuple[int, ...], shift: str | None, n_trai
                      input_shape=data.input_shape)  # fmt: skip
 
 
-@single_thread()
+@torch_threads(1)
 def run_demo_section(zoo: Zoo, out_dir: Path, *, quick: bool) -> ReportSection:
     """Rank a few of the demo zoo's models for new tasks; report weighted tau of each score.
 

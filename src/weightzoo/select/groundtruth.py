@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, field_validator
 from torch import nn
 
+from weightzoo._threads import torch_threads
 from weightzoo.data import SplitData
 from weightzoo.errors import ConfigError, WeightzooError
 from weightzoo.seeding import generator
-from weightzoo.select._threads import single_thread
 from weightzoo.select.candidates import CandidateZoo, FeatureExtractor
 from weightzoo.zoo._io import atomic_write_bytes, atomic_write_json, parquet_bytes
 
@@ -210,7 +210,7 @@ def _protocol(zoo: CandidateZoo, config: GroundTruthConfig) -> dict:
     }
 
 
-@single_thread()
+@torch_threads(1)
 def build_ground_truth(
     zoo: CandidateZoo,
     config: GroundTruthConfig | None = None,

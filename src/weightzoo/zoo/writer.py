@@ -12,10 +12,10 @@ import json
 import logging
 import shutil
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -27,6 +27,8 @@ from weightzoo.zoo.catalog import rebuild_catalog, write_catalog
 from weightzoo.zoo.format import FORMAT_VERSION, MANIFEST, check_name
 from weightzoo.zoo.shardfiles import METRICS, write_epoch
 from weightzoo.zoo.zoo import Zoo
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -87,30 +89,45 @@ def group_models(
     Returns:
         The shards, in order of each group's first model.
     """
-    groups: dict[tuple[str, tuple[int, ...]], list[ModelCheckpoints]] = {}
-    for m in models:
-        key = (resolve_spec(m.spec.replace(dropout=0.0)).to_json(), tuple(sorted(m.weights)))
-        groups.setdefault(key, []).append(m)
-    shards = []
-    for (_, epochs), members in groups.items():
-        for lo in range(0, len(members), max_per_shard):
-            part = members[lo : lo + max_per_shard]
-            shards.append(
-                ZooShard(
-                    spec=part[0].spec.replace(dropout=0.0),
-                    model_ids=[m.model_id for m in part],
-                    hyperparameters=[m.hyperparameters for m in part],
-                    weights={
-                        e: {
-                            k: torch.stack([m.weights[e][k] for m in part])
-                            for k in part[0].weights[e]
-                        }
-                        for e in epochs
-                    },
-                    metrics={e: [m.metrics.get(e, {}) for m in part] for e in epochs},
-                )
-            )
-    return shards
+    return [
+        ZooShard(
+            spec=part[0].spec.replace(dropout=0.0),
+            model_ids=[m.model_id for m in part],
+            hyperparameters=[m.hyperparameters for m in part],
+            weights={
+                e: {k: torch.stack([m.weights[e][k] for m in part]) for k in part[0].weights[e]}
+                for e in epochs
+            },
+            metrics={e: [m.metrics.get(e, {}) for m in part] for e in epochs},
+        )
+        for epochs, part in shard_groups(
+            models, lambda m: m.spec, lambda m: m.weights, max_per_shard=max_per_shard
+        )
+    ]
+
+
+def shard_groups(
+    items: Sequence[T],
+    spec_of: Callable[[T], ArchSpec],
+    epochs_of: Callable[[T], Iterable[int]],
+    *,
+    max_per_shard: int,
+) -> list[tuple[tuple[int, ...], list[T]]]:
+    """Group models into shards: same architecture (dropout aside) and same epochs.
+
+    Returns:
+        ``(epochs, members)`` per shard, in order of each group's first model,
+        groups larger than ``max_per_shard`` split in order.
+    """
+    groups: dict[tuple[str, tuple[int, ...]], list[T]] = {}
+    for item in items:
+        spec = resolve_spec(spec_of(item).replace(dropout=0.0))
+        groups.setdefault((spec.to_json(), tuple(sorted(epochs_of(item)))), []).append(item)
+    return [
+        (epochs, members[lo : lo + max_per_shard])
+        for (_, epochs), members in groups.items()
+        for lo in range(0, len(members), max_per_shard)
+    ]
 
 
 def _check_shard(index: int, shard: ZooShard) -> None:
@@ -297,4 +314,4 @@ def write_zoo(
     return Zoo.open(out)
 
 
-__all__ = ["ModelCheckpoints", "ZooShard", "group_models", "write_zoo"]
+__all__ = ["ModelCheckpoints", "ZooShard", "group_models", "shard_groups", "write_zoo"]

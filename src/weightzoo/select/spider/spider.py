@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from weightzoo._threads import torch_threads
 from weightzoo.errors import WeightzooError
 from weightzoo.seeding import generator
-from weightzoo.select._threads import single_thread
 from weightzoo.select.spider.loss import plackett_luce_loss
 from weightzoo.select.spider.scorer import SpiderScorer, task_prototypes
 from weightzoo.zoo._io import atomic_save_safetensors, atomic_write_json
@@ -185,7 +185,7 @@ class ModelSpider:
         self.scorer_.eval()
         return losses
 
-    @single_thread()
+    @torch_threads(1)
     def fit(
         self,
         tasks: Sequence[SpiderTask],
@@ -236,7 +236,7 @@ class ModelSpider:
         self.names_.append(name)
         self.keys_[name] = key
 
-    @single_thread()
+    @torch_threads(1)
     def add_model(
         self,
         name: str,

@@ -19,7 +19,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from weightzoo._threads import torch_threads
 from weightzoo.errors import WeightzooError
 from weightzoo.train.engines import ShardProgress, register_engine
 from weightzoo.zoo._io import as_zoo_path, is_process_local
@@ -99,16 +100,6 @@ def choose_layout(
     return w, threads or max(1, cores // w)
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @dataclass
 class LocalEngine:
     """Runs shards in this process (``workers == 1``) or in a pool of worker processes."""
@@ -136,7 +127,7 @@ class LocalEngine:
             w = 1
         if w == 1:
             log.info("local engine: %d shard(s) in this process", len(jobs))
-            ctx = _torch_threads(t) if self.threads else contextlib.nullcontext()
+            ctx = torch_threads(t) if self.threads else contextlib.nullcontext()
             with ctx:
                 for job in jobs:
                     job.run(data, _counter(job.shard, progress))

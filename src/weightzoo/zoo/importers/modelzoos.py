@@ -49,10 +49,10 @@ from typing import Any
 
 import torch
 
-from weightzoo.arch import ArchSpec, arch_layers, param_shapes, resolve_spec
+from weightzoo.arch import ArchSpec, arch_layers, param_shapes
 from weightzoo.errors import ConfigError, ZooFormatError
 from weightzoo.zoo.importers.report import ImportReport, NothingImportedError
-from weightzoo.zoo.writer import ZooShard, write_zoo
+from weightzoo.zoo.writer import ZooShard, shard_groups, write_zoo
 
 log = logging.getLogger(__name__)
 
@@ -355,24 +355,18 @@ class _LazyEpochs(Mapping):
 
 def _plan_shards(trials: list[tuple[str, _TrialPlan]], max_per_shard: int) -> list[ZooShard]:
     """Shards as ``group_models`` forms them (same spec and epochs), with lazy weights."""
-    groups: dict[tuple[str, tuple[int, ...]], list[tuple[str, _TrialPlan]]] = {}
-    for mid, t in trials:
-        key = (resolve_spec(t.spec.replace(dropout=0.0)).to_json(), tuple(sorted(t.checkpoints)))
-        groups.setdefault(key, []).append((mid, t))
-    shards = []
-    for (_, epochs), members in groups.items():
-        for lo in range(0, len(members), max_per_shard):
-            part = members[lo : lo + max_per_shard]
-            shards.append(
-                ZooShard(
-                    spec=part[0][1].spec.replace(dropout=0.0),
-                    model_ids=[mid for mid, _ in part],
-                    hyperparameters=[t.hyperparameters for _, t in part],
-                    weights=_LazyEpochs([t for _, t in part], epochs),
-                    metrics={e: [t.metrics.get(e, {}) for _, t in part] for e in epochs},
-                )
-            )
-    return shards
+    return [
+        ZooShard(
+            spec=part[0][1].spec.replace(dropout=0.0),
+            model_ids=[mid for mid, _ in part],
+            hyperparameters=[t.hyperparameters for _, t in part],
+            weights=_LazyEpochs([t for _, t in part], epochs),
+            metrics={e: [t.metrics.get(e, {}) for _, t in part] for e in epochs},
+        )
+        for epochs, part in shard_groups(
+            trials, lambda mt: mt[1].spec, lambda mt: mt[1].checkpoints, max_per_shard=max_per_shard
+        )
+    ]
 
 
 def import_modelzoos(
